@@ -1,0 +1,10 @@
+"""rntk: recurrent neural tangent kernels you can run, check and build on.
+
+``import rntk`` imports numpy and scipy only; torch, CuPy and matplotlib are
+imported where they are used.
+"""
+from .kernels import KernelResult, RNTK
+
+__version__ = "0.1.0"
+
+__all__ = ["RNTK", "KernelResult", "__version__"]

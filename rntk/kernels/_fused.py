@@ -1,0 +1,208 @@
+"""Fused CPU RNTK Gram kernel (numba, parallel).
+
+Per square tile of pairs the kernel runs all time steps and layers with the
+pair state (V, V', Q of the forward form, SPEC §2) in a small per-tile buffer;
+the innermost loop runs over the pairs of one tile row, branch-free, so LLVM
+vectorises it. Sequences are end-aligned (right-aligned columns), so the
+aligned time steps of every pair share a column; a pair joins the recursion at
+the column where its shorter sequence starts (before that its state is held
+at exactly zero). Samples are sorted by length so a tile's pairs start at
+nearly the same column (little wasted work).
+
+arcsin is evaluated by one polynomial (``scripts/fit_asin.py``, max error
+1.1e-16 on [0, 1/sqrt(2)]) and the identity asin|x| = pi/2 - asin sqrt(1-x^2),
+because numba's libm calls do not vectorise; the sqrt(1 - c^2) that the dual
+needs anyway is the argument of the second branch, so one sqrt serves both.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["fused_cross", "constants"]
+
+# asin(x) = x + x z P(z), z = x^2, 0 <= x <= 1/sqrt(2) (scripts/fit_asin.py)
+_ASIN_P = (
+    0.16666666666666669, 0.07499999999998137, 0.044642857147254605,
+    0.03038194403324554, 0.02237217936182125, 0.017352156380215217,
+    0.013976922377730513, 0.011384018246385543, 0.011451674687957235,
+    -0.004258336782959643, 0.07874145631391548, -0.3003949724379335,
+    1.009703007844176, -2.481533431618993, 4.595840708051755,
+    -6.133046091230669, 5.636825685070162, -3.1924964257154618,
+    0.8605624167432999,
+)
+# layout of the constants vector K (typed like the data: float32 stays float32)
+_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF = range(9)
+_P0 = 9
+_NK = _P0 + len(_ASIN_P)
+# FMA contraction only: no reassociation, no NaN/inf assumptions
+_FLAGS = {"contract"}
+
+
+def constants(dtype) -> np.ndarray:
+    """Return the constants vector ``K`` in ``dtype``."""
+    head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5]
+    return np.array(head + list(_ASIN_P), dtype=dtype)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _asin_sqrt(x, K):
+    """(asin(x), sqrt(1 - x^2)) for x in [-1, 1], one sqrt, no libm call.
+
+    |x| <= 1/sqrt(2): asin(|x|) by the polynomial; otherwise asin(|x|) =
+    pi/2 - asin(sqrt(1 - x^2)), whose argument is again <= 1/sqrt(2).
+    """
+    s = np.sqrt((K[_ONE] - x) * (K[_ONE] + x))
+    a = -x if x < K[_ZERO] else x
+    small = a <= K[_SQRT_HALF]
+    u = a if small else s
+    z = u * u
+    # Estrin's scheme: a short dependency chain keeps several pairs in flight
+    z2 = z * z
+    z4 = z2 * z2
+    z8 = z4 * z4
+    z16 = z8 * z8
+    q0 = (K[_P0] + K[_P0 + 1] * z) + (K[_P0 + 2] + K[_P0 + 3] * z) * z2
+    q1 = (K[_P0 + 4] + K[_P0 + 5] * z) + (K[_P0 + 6] + K[_P0 + 7] * z) * z2
+    q2 = (K[_P0 + 8] + K[_P0 + 9] * z) + (K[_P0 + 10] + K[_P0 + 11] * z) * z2
+    q3 = (K[_P0 + 12] + K[_P0 + 13] * z) + (K[_P0 + 14] + K[_P0 + 15] * z) * z2
+    q4 = (K[_P0 + 16] + K[_P0 + 17] * z) + K[_P0 + 18] * z2
+    p = (q0 + q1 * z4) + (q2 + q3 * z4) * z8 + q4 * z16
+    r = u + u * z * p
+    r = r if small else K[_HALF_PI] - r
+    return (-r if x < K[_ZERO] else r), s
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _dual(erf, sig, a1, a2, b1, b2, K):
+    """(V, V') for one pair; a*, b* are the per-sample factors of ``_aux``."""
+    if erf:
+        r = K[_TWO] * sig * a1 * b1
+        r = K[_ONE] if r > K[_ONE] else r
+        r = -K[_ONE] if r < -K[_ONE] else r
+        asn, s = _asin_sqrt(r, K)
+        return K[_2_PI] * asn, K[_4_PI] * a1 * b1 / s
+    c = sig * a1 * b1
+    c = K[_ONE] if c > K[_ONE] else c
+    c = -K[_ONE] if c < -K[_ONE] else c
+    asn, s = _asin_sqrt(c, K)
+    pmt = K[_HALF_PI] + asn  # pi - arccos(c)
+    return (c * pmt + s) * a2 * b2 * K[_INV_2PI], pmt * K[_INV_2PI]
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _row(nn, vp, dp, qq, vl, dl, ql, inp, first, masked, c, si, st, w2, u2, bb,
+         a1, a2, b1, b2, erf, K):
+    """One time column of one tile row at one layer: the SIMD loop.
+
+    State (vp, dp, qq) = (V, V', Q) of this layer at the previous column is
+    replaced by its value at column ``c``; (vl, dl, ql) are the layer below at
+    column ``c`` (already updated); ``first``: layer 1, whose input is ``inp``.
+    ``masked``: some pairs have not started yet; their state stays exactly 0.
+    """
+    zero = K[_ZERO]
+    for jj in range(nn):
+        if first:
+            sig = w2 * vp[jj] + u2 * inp[jj] + bb
+            q = sig + w2 * dp[jj] * qq[jj]
+        else:
+            sig = w2 * vp[jj] + u2 * vl[jj] + bb
+            q = sig + w2 * dp[jj] * qq[jj] + u2 * dl[jj] * ql[jj]
+        v, d = _dual(erf, sig, a1, a2, b1[jj], b2[jj], K)
+        if masked:
+            act = c >= max(si, st[jj])
+            v = v if act else zero
+            d = d if act else zero
+            q = q if act else zero
+        vp[jj] = v
+        dp[jj] = d
+        qq[jj] = q
+
+
+@njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
+def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric, erf,
+                sw2, su2, sb2, sv2, K, ntk, nngp):
+    """Fill ``ntk``/``nngp`` for every pair of every tile.
+
+    xT : (W, m, Nx) right-aligned values, time-major; startx : (Nx,) first
+    column of each sequence; A1, A2 : (L, W, Nx) per-sample factors (relu:
+    1/sqrt(Sigma_xx) or 0, sqrt(Sigma_xx); erf: 1/sqrt(1 + 2 Sigma_xx), unused);
+    same for y. tiles : (n_tiles, 4) rows [i0, i1) x columns [j0, j1). With
+    ``symmetric`` (x is y), only pairs j > i are computed (the pair (i, i) is
+    computed exactly elsewhere) and results are mirrored. Worker ``w`` runs
+    tiles[bounds[w]:bounds[w + 1]] (a static, cost-balanced split).
+    sw2, su2, sb2 : (L,) squared sigmas, su2[0] already divided by m.
+    """
+    # constants as a tuple of scalars (registers): loads from the array K inside
+    # the pair loop would need alias checks against every store and block SIMD
+    Kt = (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10],
+          K[11], K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20],
+          K[21], K[22], K[23], K[24], K[25], K[26], K[27])
+    for w in prange(bounds.shape[0] - 1):
+        for k in range(bounds[w], bounds[w + 1]):
+            _tile(xT, startx, A1, A2, yT, starty, B1, B2, tiles[k], symmetric, erf,
+                  sw2, su2, sb2, sv2, Kt, ntk, nngp)
+
+
+@njit(fastmath=_FLAGS, error_model="numpy")
+def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, erf,
+          sw2, su2, sb2, sv2, Kt, ntk, nngp):
+    L = A1.shape[0]
+    W = xT.shape[0]
+    m = xT.shape[1]
+    zero = Kt[_ZERO]
+    i0 = tile[0]
+    i1 = tile[1]
+    j0 = tile[2]
+    j1 = tile[3]
+    ni = i1 - i0
+    nj = j1 - j0
+    Vp = np.zeros((L, ni, nj), dtype=xT.dtype)
+    Dp = np.zeros((L, ni, nj), dtype=xT.dtype)
+    Q = np.zeros((L, ni, nj), dtype=xT.dtype)
+    inp = np.empty(nj, dtype=xT.dtype)
+    c0 = max(startx[i0:i1].min(), starty[j0:j1].min())
+    for c in range(c0, W):
+        for ii in range(ni):
+            i = i0 + ii
+            jlo = min(max(0, i + 1 - j0), nj) if symmetric else 0
+            nn = nj - jlo
+            if nn == 0:
+                continue
+            si = startx[i]
+            # 1-D views indexed by a loop counter from 0 alone: numba's
+            # negative-index wrap-around check would otherwise block SIMD
+            st = starty[j0 + jlo:j1]
+            # columns are sorted by start, so the row's last pair starts last
+            masked = c < max(si, st[nn - 1])
+            # layer-1 input term <x_t, y_t'> (times su^2/m in _row)
+            yv = yT[c, 0, j0 + jlo:j1]
+            xv = xT[c, 0, i]
+            for jj in range(nn):
+                inp[jj] = xv * yv[jj]
+            for f in range(1, m):
+                yv = yT[c, f, j0 + jlo:j1]
+                xv = xT[c, f, i]
+                for jj in range(nn):
+                    inp[jj] += xv * yv[jj]
+            for l in range(L):
+                if l == 0:  # no layer below: pass inp, which the row never writes
+                    vl, dl, ql = inp, inp, inp
+                else:
+                    vl, dl, ql = Vp[l - 1, ii, jlo:], Dp[l - 1, ii, jlo:], Q[l - 1, ii, jlo:]
+                # (aliasing vl with vp would fail the vectoriser's overlap check)
+                _row(nn, Vp[l, ii, jlo:], Dp[l, ii, jlo:], Q[l, ii, jlo:], vl, dl, ql,
+                     inp, l == 0, masked, c, si, st, sw2[l], su2[l], sb2[l],
+                     A1[l, c, i], A2[l, c, i], B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1],
+                     erf, Kt)
+    for ii in range(ni):
+        jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
+        for jj in range(jlo, nj):
+            v = Vp[L - 1, ii, jj]
+            t = sv2 * v + sv2 * Dp[L - 1, ii, jj] * Q[L - 1, ii, jj]
+            g = sv2 * v
+            ntk[i0 + ii, j0 + jj] = t
+            nngp[i0 + ii, j0 + jj] = g
+            if symmetric:
+                ntk[j0 + jj, i0 + ii] = t
+                nngp[j0 + jj, i0 + ii] = g

@@ -1,0 +1,250 @@
+"""The analytic RNTK: parameters, result container and the public ``gram``."""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+
+from .._validation import SequenceBatch, check_pair, check_sequences, check_sigma
+from ._activations import get_dual
+from ._batching import batched_gram
+from ._recursion import cross_pairs, diagonal, self_variance_table
+
+__all__ = ["RNTK", "KernelResult"]
+
+Sigma = Union[float, Sequence[float]]
+BACKENDS = ("auto", "numba", "numpy", "reference")
+
+
+@dataclass(frozen=True)
+class KernelResult:
+    """Kernel values of a Gram evaluation.
+
+    Attributes
+    ----------
+    ntk : ndarray of shape (n_x, n_y), or (n_x,) for a diagonal
+        The neural tangent kernel Theta.
+    nngp : ndarray of the same shape
+        The output covariance at initialisation, E[f(x) f(x')].
+    """
+
+    ntk: np.ndarray
+    nngp: np.ndarray
+
+
+def _check_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    return dt
+
+
+@dataclass(frozen=True)
+class RNTK:
+    """Recurrent neural tangent kernel of an L-layer Elman RNN (SPEC §1-2).
+
+    One frozen declaration describes both the infinite-width kernel and the
+    finite network it is the limit of (NTK parametrisation; all raw weights
+    N(0, 1), hidden state h(l, 0) ~ N(0, sigma_h^2) per sequence).
+
+    Parameters
+    ----------
+    n_layers : int, >= 1
+    activation : {"relu", "erf"} or callable
+        A vectorised callable gets its dual by Gauss-Hermite quadrature (see
+        ``rntk.kernels._activations.QuadratureDual`` for its accuracy); it runs
+        on the "numpy" and "reference" backends only.
+    sigma_w, sigma_u, sigma_b, sigma_h : float or sequence of n_layers floats
+        Standard deviations (>= 0) of the recurrent weights, input weights,
+        biases and initial hidden state, per layer.
+    sigma_v : float
+        Standard deviation of the read-out weights.
+    activation_derivative : callable, optional
+        phi' for a callable activation; a five-point finite difference if None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rntk import RNTK
+    >>> k = RNTK(sigma_w=2**0.5, sigma_u=1.0)
+    >>> res = k.gram(np.array([[1.0, -1.0, 1.0], [0.5, 0.2, np.nan]]))
+    >>> res.ntk.shape
+    (2, 2)
+    >>> bool((res.ntk == res.ntk.T).all())
+    True
+
+    References
+    ----------
+    S. Alemohammad, Z. Wang, R. Balestriero, R. Baraniuk, "The Recurrent Neural
+    Tangent Kernel", ICLR 2021, https://arxiv.org/abs/2006.10246
+    """
+
+    n_layers: int = 1
+    activation: Union[str, Callable] = "relu"
+    sigma_w: Sigma = 2**0.5
+    sigma_u: Sigma = 1.0
+    sigma_b: Sigma = 0.0
+    sigma_h: Sigma = 0.0
+    sigma_v: float = 1.0
+    activation_derivative: Callable | None = field(default=None, compare=True)
+
+    def __post_init__(self):
+        L = self.n_layers
+        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
+            raise ValueError(f"n_layers must be an integer >= 1, got {L!r}")
+        object.__setattr__(self, "n_layers", int(L))
+        for name in ("sigma_w", "sigma_u", "sigma_b", "sigma_h"):
+            object.__setattr__(self, name, check_sigma(getattr(self, name), name, int(L)))
+        object.__setattr__(self, "sigma_v", check_sigma(self.sigma_v, "sigma_v", None))
+        object.__setattr__(self, "_dual", get_dual(self.activation, self.activation_derivative))
+
+    def _squares(self):
+        sq = lambda v: tuple(s * s for s in v)  # noqa: E731
+        return sq(self.sigma_w), sq(self.sigma_u), sq(self.sigma_b), sq(self.sigma_h)
+
+    # -- public API -----------------------------------------------------------
+    def gram(
+        self,
+        X: Any,
+        Y: Any = None,
+        backend: str = "auto",
+        dtype="float64",
+        batch_size: int | None = None,
+        n_jobs: int | None = None,
+        progress: bool = False,
+    ) -> KernelResult:
+        """Gram matrices Theta(X, Y) and the NNGP kernel.
+
+        Parameters
+        ----------
+        X : list of arrays of shape (T_i, m), or array of shape (N, T, m) or (N, T)
+            Sequences; trailing NaN time steps mark a shorter sequence.
+        Y : same layout as X, optional
+            If None, the training Gram of X: exactly symmetric, with the sigma_h
+            term on the diagonal only (SPEC §3.1). ``gram(X, X)`` never adds it.
+        backend : {"auto", "numba", "numpy", "reference"}
+            "numba" is the fused parallel CPU kernel (relu/erf); "numpy" the
+            vectorised array-namespace path; "reference" the literal per-pair
+            SPEC §2 recursion (slow). "auto" picks "numba" when the activation
+            has a fused form and "numpy" otherwise.
+        dtype : {"float64", "float32"}
+            Arithmetic and result precision of the pair recursion.
+        batch_size : int, optional
+            Evaluate in tiles of at most ``batch_size`` sequences a side (bounds
+            memory; gives exactly the same result). Default: untiled for
+            "numba", ~2e6 pairs a tile for "numpy".
+        n_jobs : int, optional
+            Threads for "numba" (default: numba's default); restored afterwards.
+        progress : bool
+            Show a progress bar over tiles.
+
+        Returns
+        -------
+        KernelResult
+            ``ntk`` and ``nngp`` of shape (len(X), len(Y or X)).
+        """
+        bx, by = check_pair(X, Y)
+        dt = _check_dtype(dtype)
+        backend = self._resolve_backend(backend, dt)
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size is None and backend == "numpy":
+            n = len(bx) if by is None else max(len(bx), len(by))
+            batch_size = max(1, min(n, int(2e6**0.5)))
+
+        def tile(ix, iy):
+            sx = bx.subset(ix)
+            sy = None if iy is None else (bx if by is None else by).subset(iy)
+            return self._gram_tile(sx, sy, backend, dt, n_jobs)
+
+        ntk, nngp = batched_gram(tile, len(bx), None if by is None else len(by), batch_size, dt, progress)
+        return KernelResult(ntk, nngp)
+
+    def diag(self, X: Any, dtype="float64") -> KernelResult:
+        """Diagonal of ``gram(X)`` (sigma_h included) in O(N T L), shape (N,)."""
+        bx = check_sequences(X, "X")
+        dt = _check_dtype(dtype)
+        XR, start, S = self._tables(bx, bx.data.shape[1])
+        ntk, nngp = diagonal(S, start, self)
+        return KernelResult(ntk.astype(dt), nngp.astype(dt))
+
+    # -- implementation ---------------------------------------------------------
+    def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        fused_ok = self._dual.fused
+        if backend == "auto":
+            backend = "numba" if fused_ok else "numpy"
+            if backend == "numba":
+                try:
+                    import numba  # noqa: F401
+                except ImportError:  # pragma: no cover - numba is a core dependency
+                    warnings.warn("numba is not importable; using the slower numpy backend")
+                    backend = "numpy"
+        if backend == "numba" and not fused_ok:
+            raise ValueError(
+                f"backend='numba' supports the 'relu' and 'erf' activations only, not "
+                f"{self._dual.name!r}; use backend='numpy'"
+            )
+        if backend == "reference" and dt != np.float64:
+            raise ValueError("the reference backend computes in float64 only")
+        return backend
+
+    def _tables(self, b: SequenceBatch, width: int):
+        XR = b.right_aligned(width)
+        start = width - b.lengths
+        return XR, start, self_variance_table(XR, start, self)
+
+    def _gram_tile(self, bx, by, backend, dt, n_jobs):
+        """Gram of one tile: ``by is None`` means the symmetric training Gram."""
+        if backend == "reference":
+            return self._gram_reference(bx, by)
+        sym = by is None
+        by_ = bx if sym else by
+        W = int(max(bx.lengths.max(), by_.lengths.max()))
+        XR, sx, Sx = self._tables(bx, W)
+        YR, sy, Sy = (XR, sx, Sx) if sym else self._tables(by_, W)
+        nx, ny = len(bx), len(by_)
+        if backend == "numba":
+            from ._fused_driver import fused_gram
+
+            ntk, nngp = fused_gram(self, XR, sx, Sx, YR, sy, Sy, sym, dt, n_jobs)
+        else:
+            ntk = np.empty((nx, ny), dtype=dt)
+            nngp = np.empty((nx, ny), dtype=dt)
+            if sym:
+                ip, jp = np.triu_indices(nx, 1)
+            else:
+                ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
+            if len(ip):
+                t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, self)
+                ntk[ip, jp], nngp[ip, jp] = t, g
+                if sym:
+                    ntk[jp, ip], nngp[jp, ip] = t, g
+        if sym:
+            d_ntk, d_nngp = diagonal(Sx, sx, self)
+            idx = np.arange(nx)
+            ntk[idx, idx], nngp[idx, idx] = d_ntk, d_nngp
+        return ntk, nngp
+
+    def _gram_reference(self, bx, by):
+        from ._reference import pair_aligned
+
+        sym = by is None
+        by_ = bx if sym else by
+        xs = [bx.data[i, : bx.lengths[i]].tolist() for i in range(len(bx))]
+        ys = xs if sym else [by_.data[j, : by_.lengths[j]].tolist() for j in range(len(by_))]
+        ntk = np.empty((len(xs), len(ys)))
+        nngp = np.empty_like(ntk)
+        for i, x in enumerate(xs):
+            for j, y in enumerate(ys):
+                if sym and j < i:
+                    ntk[i, j], nngp[i, j] = ntk[j, i], nngp[j, i]
+                    continue
+                ntk[i, j], nngp[i, j] = pair_aligned(x, y, self, same=sym and i == j, M=math)
+        return ntk, nngp
