@@ -101,12 +101,23 @@ class QuadratureDual:
     z1, z2 i.i.d. N(0, 1), integrated by the ``n_nodes``-point probabilists'
     Gauss-Hermite rule in each variable.
 
-    Accuracy (tested in ``tests/test_activations.py``): for smooth activations
-    (erf, tanh, sin) with variances up to ~10 and 64 nodes, the error is below
-    1e-10 relative to the closed form. Kinked activations converge only
-    algebraically (ReLU: ~1e-4 at 64 nodes); give such an activation's closed
-    form instead. Without ``derivative``, phi' is a five-point central
-    difference with h = 1e-3 (error ~1e-12 for smooth phi, O(h) near a kink).
+    Accuracy: the rule integrates phi(sqrt(K) z) exactly only when it is close
+    to a polynomial over the nodes' range, so it degrades as the variances grow
+    and phi saturates sharply. Measured max abs error for erf over K1, K2 in
+    [0.01, Kmax], all correlations (``tests/test_activations.py`` checks the
+    first two rows):
+
+    ========  ========  ========  =========
+    n_nodes   Kmax = 1  Kmax = 3  Kmax = 10
+    ========  ========  ========  =========
+    64        5e-12     3e-5      2e-2
+    128       4e-16     2e-9      8e-4
+    ========  ========  ========  =========
+
+    Kinked activations converge only algebraically (ReLU: ~1e-4 at 64 nodes).
+    Prefer a closed form ("relu", "erf") where one exists. Without
+    ``derivative``, phi' is a five-point central difference with h = 1e-3
+    (error ~1e-12 for smooth phi, O(h) near a kink).
     """
 
     fused = False

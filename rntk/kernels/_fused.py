@@ -75,19 +75,23 @@ def _asin_sqrt(x, K):
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _dual(erf, sig, a1, a2, b1, b2, K):
-    """(V, V') for one pair; a*, b* are the per-sample factors of ``_aux``."""
+    """(V, V') for one pair; a*, b* are the per-sample factors of ``_aux``.
+
+    Products a * b are formed first so a pair gives the same bits whichever
+    sample plays x (tiled and untiled Grams are then identical).
+    """
     if erf:
-        r = K[_TWO] * sig * a1 * b1
+        r = K[_TWO] * sig * (a1 * b1)
         r = K[_ONE] if r > K[_ONE] else r
         r = -K[_ONE] if r < -K[_ONE] else r
         asn, s = _asin_sqrt(r, K)
-        return K[_2_PI] * asn, K[_4_PI] * a1 * b1 / s
-    c = sig * a1 * b1
+        return K[_2_PI] * asn, K[_4_PI] * (a1 * b1) / s
+    c = sig * (a1 * b1)
     c = K[_ONE] if c > K[_ONE] else c
     c = -K[_ONE] if c < -K[_ONE] else c
     asn, s = _asin_sqrt(c, K)
     pmt = K[_HALF_PI] + asn  # pi - arccos(c)
-    return (c * pmt + s) * a2 * b2 * K[_INV_2PI], pmt * K[_INV_2PI]
+    return (c * pmt + s) * (a2 * b2) * K[_INV_2PI], pmt * K[_INV_2PI]
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")

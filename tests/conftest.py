@@ -1,0 +1,21 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "rntk",
+    deadline=None,
+    max_examples=int(os.environ.get("RNTK_HYPOTHESIS_EXAMPLES", "30")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile("rntk")
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded per test (reproducible: the seed is in the test id's hash)."""
+    seed = abs(hash(request.node.nodeid)) % (2**32)
+    return np.random.default_rng(seed)
