@@ -26,6 +26,22 @@ import numpy as np
 __all__ = ["get_dual", "ReluDual", "ErfDual", "QuadratureDual"]
 
 
+def relu_snap(dtype=np.float64) -> float:
+    """Distance from +-1 within which a ReLU correlation c is taken as exactly +-1.
+
+    arccos is ill-conditioned at c = 1: a c that is exactly 1 in exact
+    arithmetic (identical or proportional inputs, sigma_u = 0, bias-only
+    kernels) lands a few ulps below 1 after rounding and moves arccos by
+    ~sqrt(2 * ulps) ~ 1e-8, i.e. ~1e-9 in the kernel. Rounding of c is a few
+    ulps (fused path: ~6), so a true c this close to +-1 cannot be resolved
+    anyway, and snapping costs no accuracy (SPEC §3.6 generalised): 16 ulps.
+    """
+    return 16 * float(np.finfo(dtype).epsneg)
+
+
+_SNAP64 = relu_snap(np.float64)
+
+
 class ReluDual:
     name = "relu"
     fused = True
@@ -35,7 +51,9 @@ class ReluDual:
         s = xp.sqrt(k1 * k2)
         # zero variance: V' is undefined; SPEC §3.5 takes the c = 0 value 1/4.
         safe = xp.where(s > 0, s, 1.0)
-        c = xp.clip(xp.where(s > 0, k3 / safe, 0.0), -1.0, 1.0)
+        c = xp.where(s > 0, k3 / safe, 0.0)
+        snap = relu_snap(c.dtype) if c.dtype in (np.float32, np.float64) else _SNAP64
+        c = xp.where(c > 1.0 - snap, 1.0, xp.where(c < snap - 1.0, -1.0, c))
         theta = xp.arccos(c)
         v = (c * (math.pi - theta) + xp.sqrt(1.0 - c * c)) * s / (2 * math.pi)
         d = (math.pi - theta) / (2 * math.pi)
@@ -49,6 +67,8 @@ class ReluDual:
     def scalar(k1, k2, k3, M=math):
         s = M.sqrt(k1 * k2)
         c = k3 / s if s > 0 else 0 * s
+        if M is math:  # float64 only; many-digit arithmetic needs no snapping
+            c = 1.0 if c > 1.0 - _SNAP64 else (-1.0 if c < _SNAP64 - 1.0 else c)
         c = min(max(c, -1), 1)
         theta = M.acos(c)
         return (c * (M.pi - theta) + M.sqrt(1 - c * c)) * s / (2 * M.pi), (M.pi - theta) / (2 * M.pi)

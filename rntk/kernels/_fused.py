@@ -17,9 +17,12 @@ needs anyway is the argument of the second branch, so one sqrt serves both.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
-__all__ = ["fused_cross", "constants"]
+from ._activations import relu_snap
+
+__all__ = ["fused_cross", "constants", "RELU", "ERF"]
 
 # asin(x) = x + x z P(z), z = x^2, 0 <= x <= 1/sqrt(2) (scripts/fit_asin.py)
 _ASIN_P = (
@@ -32,8 +35,8 @@ _ASIN_P = (
     0.8605624167432999,
 )
 # layout of the constants vector K (typed like the data: float32 stays float32)
-_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF = range(9)
-_P0 = 9
+_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP = range(10)
+_P0 = 10
 _NK = _P0 + len(_ASIN_P)
 # FMA contraction only: no reassociation, no NaN/inf assumptions
 _FLAGS = {"contract"}
@@ -41,7 +44,8 @@ _FLAGS = {"contract"}
 
 def constants(dtype) -> np.ndarray:
     """Return the constants vector ``K`` in ``dtype``."""
-    head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5]
+    head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5,
+            1.0 - relu_snap(dtype)]
     return np.array(head + list(_ASIN_P), dtype=dtype)
 
 
@@ -74,29 +78,51 @@ def _asin_sqrt(x, K):
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _dual(erf, sig, a1, a2, b1, b2, K):
-    """(V, V') for one pair; a*, b* are the per-sample factors of ``_aux``.
+def _dual_relu(sig, a1, a2, b1, b2, K):
+    """ReLU (V, V') of one pair; a1 = 1/sqrt(Sigma_xx) (0 if 0), a2 = sqrt(Sigma_xx).
 
     Products a * b are formed first so a pair gives the same bits whichever
     sample plays x (tiled and untiled Grams are then identical).
     """
-    if erf:
-        r = K[_TWO] * sig * (a1 * b1)
-        r = K[_ONE] if r > K[_ONE] else r
-        r = -K[_ONE] if r < -K[_ONE] else r
-        asn, s = _asin_sqrt(r, K)
-        return K[_2_PI] * asn, K[_4_PI] * (a1 * b1) / s
     c = sig * (a1 * b1)
-    c = K[_ONE] if c > K[_ONE] else c
-    c = -K[_ONE] if c < -K[_ONE] else c
+    c = K[_ONE] if c > K[_SNAP] else c
+    c = -K[_ONE] if c < -K[_SNAP] else c
     asn, s = _asin_sqrt(c, K)
     pmt = K[_HALF_PI] + asn  # pi - arccos(c)
     return (c * pmt + s) * (a2 * b2) * K[_INV_2PI], pmt * K[_INV_2PI]
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _dual_erf(sig, a1, a2, b1, b2, K):
+    """erf (V, V') of one pair; a1 = 1/sqrt(1 + 2 Sigma_xx), a2 unused."""
+    r = K[_TWO] * sig * (a1 * b1)
+    r = K[_ONE] if r > K[_ONE] else r
+    r = -K[_ONE] if r < -K[_ONE] else r
+    asn, s = _asin_sqrt(r, K)
+    return K[_2_PI] * asn, K[_4_PI] * (a1 * b1) / s
+
+
+# The activation is chosen at compile time by the dtype of an empty marker
+# array: a runtime flag is if-converted by LLVM into computing both duals for
+# every pair, and closures over the dual defeat numba's on-disk cache.
+RELU = np.zeros(0, dtype=np.uint8)
+ERF = np.zeros(0, dtype=np.uint16)
+
+
+def _dual(kind, sig, a1, a2, b1, b2, K):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_dual, inline="always", fastmath=_FLAGS)
+def _dual_overload(kind, sig, a1, a2, b1, b2, K):
+    if kind.dtype == types.uint16:
+        return lambda kind, sig, a1, a2, b1, b2, K: _dual_erf(sig, a1, a2, b1, b2, K)
+    return lambda kind, sig, a1, a2, b1, b2, K: _dual_relu(sig, a1, a2, b1, b2, K)
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _row(nn, vp, dp, qq, vl, dl, ql, inp, first, masked, c, si, st, w2, u2, bb,
-         a1, a2, b1, b2, erf, K):
+         a1, a2, b1, b2, kind, K):
     """One time column of one tile row at one layer: the SIMD loop.
 
     State (vp, dp, qq) = (V, V', Q) of this layer at the previous column is
@@ -112,7 +138,7 @@ def _row(nn, vp, dp, qq, vl, dl, ql, inp, first, masked, c, si, st, w2, u2, bb,
         else:
             sig = w2 * vp[jj] + u2 * vl[jj] + bb
             q = sig + w2 * dp[jj] * qq[jj] + u2 * dl[jj] * ql[jj]
-        v, d = _dual(erf, sig, a1, a2, b1[jj], b2[jj], K)
+        v, d = _dual(kind, sig, a1, a2, b1[jj], b2[jj], K)
         if masked:
             act = c >= max(si, st[jj])
             v = v if act else zero
@@ -124,7 +150,7 @@ def _row(nn, vp, dp, qq, vl, dl, ql, inp, first, masked, c, si, st, w2, u2, bb,
 
 
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
-def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric, erf,
+def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric, kind,
                 sw2, su2, sb2, sv2, K, ntk, nngp):
     """Fill ``ntk``/``nngp`` for every pair of every tile.
 
@@ -141,15 +167,15 @@ def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric
     # the pair loop would need alias checks against every store and block SIMD
     Kt = (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10],
           K[11], K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20],
-          K[21], K[22], K[23], K[24], K[25], K[26], K[27])
+          K[21], K[22], K[23], K[24], K[25], K[26], K[27], K[28])
     for w in prange(bounds.shape[0] - 1):
         for k in range(bounds[w], bounds[w + 1]):
-            _tile(xT, startx, A1, A2, yT, starty, B1, B2, tiles[k], symmetric, erf,
+            _tile(xT, startx, A1, A2, yT, starty, B1, B2, tiles[k], symmetric, kind,
                   sw2, su2, sb2, sv2, Kt, ntk, nngp)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy")
-def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, erf,
+def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
           sw2, su2, sb2, sv2, Kt, ntk, nngp):
     L = A1.shape[0]
     W = xT.shape[0]
@@ -198,7 +224,7 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, erf,
                 _row(nn, Vp[l, ii, jlo:], Dp[l, ii, jlo:], Q[l, ii, jlo:], vl, dl, ql,
                      inp, l == 0, masked, c, si, st, sw2[l], su2[l], sb2[l],
                      A1[l, c, i], A2[l, c, i], B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1],
-                     erf, Kt)
+                     kind, Kt)
     for ii in range(ni):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         for jj in range(jlo, nj):

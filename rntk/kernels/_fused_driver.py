@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fused import constants, fused_cross
+from ._fused import ERF, RELU, constants, fused_cross
 
 __all__ = ["fused_gram"]
 
@@ -18,7 +18,8 @@ def _aux(S, erf, dt):
         a1 = 1.0 / np.sqrt(1.0 + 2.0 * S)
         a2 = np.zeros_like(S)
     else:
-        r = np.sqrt(S)
+        # variances below dt's normal range count as zero (1/sqrt would overflow)
+        r = np.sqrt(np.where(S >= np.finfo(dt).tiny, S, 0.0))
         a1 = np.divide(1.0, r, out=np.zeros_like(S), where=r > 0)
         a2 = r
     return np.ascontiguousarray(a1, dtype=dt), np.ascontiguousarray(a2, dtype=dt)
@@ -91,7 +92,7 @@ def fused_gram(p, XR, sx, Sx, YR, sy, Sy, symmetric, dt, n_jobs=None):
     nngp = np.empty((nx, ny), dtype=dt)
     try:
         numba.set_num_threads(n_threads)
-        fused_cross(xT, sxs, A1, A2, yT, sys_, B1, B2, tiles, bounds, symmetric, erf,
+        fused_cross(xT, sxs, A1, A2, yT, sys_, B1, B2, tiles, bounds, symmetric, ERF if erf else RELU,
                     sw2, su2, sb2, dt.type(p.sigma_v**2), constants(dt), ntk, nngp)
     finally:
         numba.set_num_threads(threads_before)
