@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_frobenius", "assert_close_matrices", "check_kernel_contract"]
+__all__ = ["rel_frobenius", "scaled_max_error", "assert_close_matrices", "check_kernel_contract"]
 
 
 def rel_frobenius(a, b) -> float:
@@ -20,6 +20,21 @@ def rel_frobenius(a, b) -> float:
     if den == 0:
         return 0.0 if num == 0 else float("inf")
     return float(num / den)
+
+
+def scaled_max_error(a, b, diag_x, diag_y) -> float:
+    """max |a_ij - b_ij| / sqrt(diag_x_i diag_y_j): error on the kernel's own scale.
+
+    An off-diagonal entry can cancel to nearly zero (e.g. ReLU at correlation
+    -1), where its relative error says nothing about the arithmetic; its
+    rounding error lives on the scale sqrt(k(x, x) k(y, y)).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.sqrt(np.outer(np.abs(diag_x), np.abs(diag_y)))
+    diff = np.abs(a - b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.inf))
+    return float(e.max())
 
 
 def assert_close_matrices(a, b, rtol: float, what: str = "") -> None:

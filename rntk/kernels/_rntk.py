@@ -163,6 +163,13 @@ class RNTK:
             return self._gram_tile(sx, sy, backend, dt, n_jobs)
 
         ntk, nngp = batched_gram(tile, len(bx), None if by is None else len(by), batch_size, dt, progress)
+        if dt == np.float32 and np.abs(ntk).max() < 1e6 * np.finfo(np.float32).tiny:
+            warnings.warn(
+                "float32 Gram values are all below 1e-32: the kernel has (nearly) left "
+                "float32's range and is dominated by underflow; use dtype='float64'",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return KernelResult(ntk, nngp)
 
     def diag(self, X: Any, dtype="float64") -> KernelResult:
