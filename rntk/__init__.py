@@ -3,8 +3,16 @@
 ``import rntk`` imports numpy and scipy only; torch, CuPy and matplotlib are
 imported where they are used.
 """
-from .kernels import KernelResult, RNTK
+from .kernels import MLPNTK, RNTK, KernelResult, PolynomialKernel, RBFKernel, pad_sequences
 
 __version__ = "0.1.0"
 
-__all__ = ["RNTK", "KernelResult", "__version__"]
+__all__ = [
+    "RNTK",
+    "KernelResult",
+    "MLPNTK",
+    "RBFKernel",
+    "PolynomialKernel",
+    "pad_sequences",
+    "__version__",
+]

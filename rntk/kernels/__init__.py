@@ -1,4 +1,5 @@
 """Analytic kernels: the RNTK and the baselines that share its ``gram`` API."""
-from ._rntk import KernelResult, RNTK
+from ._baselines import MLPNTK, PolynomialKernel, RBFKernel, pad_sequences
+from ._rntk import RNTK, KernelResult
 
-__all__ = ["RNTK", "KernelResult"]
+__all__ = ["RNTK", "KernelResult", "MLPNTK", "RBFKernel", "PolynomialKernel", "pad_sequences"]
