@@ -9,8 +9,8 @@ the column where its shorter sequence starts (before that its state is held
 at exactly zero). Samples are sorted by length so a tile's pairs start at
 nearly the same column (little wasted work).
 
-arcsin is evaluated by one polynomial (``scripts/fit_asin.py``, max error
-1.1e-16 on [0, 1/sqrt(2)]) and the identity asin|x| = pi/2 - asin sqrt(1-x^2),
+arcsin is evaluated by one rational function (``scripts/fit_asin.py``, max
+error 2.2e-16 on [0, 1/sqrt(2)]) and the identity asin|x| = pi/2 - asin sqrt(1-x^2),
 because numba's libm calls do not vectorise; the sqrt(1 - c^2) that the dual
 needs anyway is the argument of the second branch, so one sqrt serves both.
 """
@@ -24,20 +24,22 @@ from ._activations import relu_snap
 
 __all__ = ["fused_cross", "constants", "RELU", "ERF"]
 
-# asin(x) = x + x z P(z), z = x^2, 0 <= x <= 1/sqrt(2) (scripts/fit_asin.py)
+# asin(x) = x + x z P(z)/Q(z), z = x^2, 0 <= x <= 1/sqrt(2): a (5, 5) rational
+# fit, max error 2.2e-16 (scripts/fit_asin.py); one division (its own unit)
+# is cheaper than the 19 multiply-adds of the equally accurate polynomial.
 _ASIN_P = (
-    0.16666666666666669, 0.07499999999998137, 0.044642857147254605,
-    0.03038194403324554, 0.02237217936182125, 0.017352156380215217,
-    0.013976922377730513, 0.011384018246385543, 0.011451674687957235,
-    -0.004258336782959643, 0.07874145631391548, -0.3003949724379335,
-    1.009703007844176, -2.481533431618993, 4.595840708051755,
-    -6.133046091230669, 5.636825685070162, -3.1924964257154618,
-    0.8605624167432999,
+    0.16666666666666707, -0.4063714081933447, 0.3468456207413236,
+    -0.1200681984782919, 0.013885665021324892, -0.00010719235499366665,
+)
+_ASIN_Q = (
+    1.0, -2.8882284491592145, 3.112919383662108, -1.529881958710975,
+    0.3302101890525921, -0.023328250056279448,
 )
 # layout of the constants vector K (typed like the data: float32 stays float32)
 _PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP = range(10)
 _P0 = 10
-_NK = _P0 + len(_ASIN_P)
+_Q0 = _P0 + len(_ASIN_P)
+_NK = _Q0 + len(_ASIN_Q)
 # FMA contraction only: no reassociation, no NaN/inf assumptions
 _FLAGS = {"contract"}
 
@@ -46,7 +48,7 @@ def constants(dtype) -> np.ndarray:
     """Return the constants vector ``K`` in ``dtype``."""
     head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5,
             1.0 - relu_snap(dtype)]
-    return np.array(head + list(_ASIN_P), dtype=dtype)
+    return np.array(head + list(_ASIN_P) + list(_ASIN_Q), dtype=dtype)
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
@@ -61,17 +63,19 @@ def _asin_sqrt(x, K):
     small = a <= K[_SQRT_HALF]
     u = a if small else s
     z = u * u
-    # Estrin's scheme: a short dependency chain keeps several pairs in flight
-    z2 = z * z
-    z4 = z2 * z2
-    z8 = z4 * z4
-    z16 = z8 * z8
-    q0 = (K[_P0] + K[_P0 + 1] * z) + (K[_P0 + 2] + K[_P0 + 3] * z) * z2
-    q1 = (K[_P0 + 4] + K[_P0 + 5] * z) + (K[_P0 + 6] + K[_P0 + 7] * z) * z2
-    q2 = (K[_P0 + 8] + K[_P0 + 9] * z) + (K[_P0 + 10] + K[_P0 + 11] * z) * z2
-    q3 = (K[_P0 + 12] + K[_P0 + 13] * z) + (K[_P0 + 14] + K[_P0 + 15] * z) * z2
-    q4 = (K[_P0 + 16] + K[_P0 + 17] * z) + K[_P0 + 18] * z2
-    p = (q0 + q1 * z4) + (q2 + q3 * z4) * z8 + q4 * z16
+    p = K[_P0 + 5]
+    p = p * z + K[_P0 + 4]
+    p = p * z + K[_P0 + 3]
+    p = p * z + K[_P0 + 2]
+    p = p * z + K[_P0 + 1]
+    p = p * z + K[_P0]
+    q = K[_Q0 + 5]
+    q = q * z + K[_Q0 + 4]
+    q = q * z + K[_Q0 + 3]
+    q = q * z + K[_Q0 + 2]
+    q = q * z + K[_Q0 + 1]
+    q = q * z + K[_Q0]
+    p = p / q
     r = u + u * z * p
     r = r if small else K[_HALF_PI] - r
     return (-r if x < K[_ZERO] else r), s
@@ -167,7 +171,7 @@ def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric
     # the pair loop would need alias checks against every store and block SIMD
     Kt = (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10],
           K[11], K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20],
-          K[21], K[22], K[23], K[24], K[25], K[26], K[27], K[28])
+          K[21])
     for w in prange(bounds.shape[0] - 1):
         for k in range(bounds[w], bounds[w + 1]):
             _tile(xT, startx, A1, A2, yT, starty, B1, B2, tiles[k], symmetric, kind,
@@ -205,24 +209,32 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
             st = starty[j0 + jlo:j1]
             # columns are sorted by start, so the row's last pair starts last
             masked = c < max(si, st[nn - 1])
-            # layer-1 input term <x_t, y_t'> (times su^2/m in _row)
-            yv = yT[c, 0, j0 + jlo:j1]
-            xv = xT[c, 0, i]
-            for jj in range(nn):
-                inp[jj] = xv * yv[jj]
-            for f in range(1, m):
-                yv = yT[c, f, j0 + jlo:j1]
-                xv = xT[c, f, i]
+            # layer-1 input term su^2/m <x_t, y_t'> = u1 * inp[jj]
+            if m == 1:  # no extra pass: inp is y's column, x's value goes in u1
+                inp1 = yT[c, 0, j0 + jlo:j1]
+                u1 = su2[0] * xT[c, 0, i]
+            else:
+                inp1 = inp[:nn]
+                u1 = su2[0]
+                yv = yT[c, 0, j0 + jlo:j1]
+                xv = xT[c, 0, i]
                 for jj in range(nn):
-                    inp[jj] += xv * yv[jj]
+                    inp1[jj] = xv * yv[jj]
+                for f in range(1, m):
+                    yv = yT[c, f, j0 + jlo:j1]
+                    xv = xT[c, f, i]
+                    for jj in range(nn):
+                        inp1[jj] += xv * yv[jj]
             for l in range(L):
-                if l == 0:  # no layer below: pass inp, which the row never writes
-                    vl, dl, ql = inp, inp, inp
+                if l == 0:  # no layer below: pass inp1, which the row never writes
+                    vl, dl, ql = inp1, inp1, inp1
+                    u = u1
                 else:
                     vl, dl, ql = Vp[l - 1, ii, jlo:], Dp[l - 1, ii, jlo:], Q[l - 1, ii, jlo:]
+                    u = su2[l]
                 # (aliasing vl with vp would fail the vectoriser's overlap check)
                 _row(nn, Vp[l, ii, jlo:], Dp[l, ii, jlo:], Q[l, ii, jlo:], vl, dl, ql,
-                     inp, l == 0, masked, c, si, st, sw2[l], su2[l], sb2[l],
+                     inp1, l == 0, masked, c, si, st, sw2[l], u, sb2[l],
                      A1[l, c, i], A2[l, c, i], B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1],
                      kind, Kt)
     for ii in range(ni):
