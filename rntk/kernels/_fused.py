@@ -1,7 +1,7 @@
 """Fused CPU RNTK Gram kernel (numba, parallel).
 
 Per square tile of pairs the kernel runs all time steps and layers with the
-pair state (V, V', Q of the forward form, SPEC §2) in a small per-tile buffer;
+pair state (V, V', Q of the forward form, SPEC §2) in a small per-tile buffer (V and V'Q per layer);
 the innermost loop runs over the pairs of one tile row, branch-free, so LLVM
 vectorises it. Sequences are end-aligned (right-aligned columns), so the
 aligned time steps of every pair share a column; a pair joins the recursion at
@@ -125,32 +125,33 @@ def _dual_overload(kind, sig, a1, a2, b1, b2, K):
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _row(nn, vp, dp, qq, vl, dl, ql, inp, first, masked, c, si, st, w2, u2, bb,
+def _row(nn, vp, pp, vl, pl, inp, first, masked, c, si, st, w2, u2, bb,
          a1, a2, b1, b2, kind, K):
     """One time column of one tile row at one layer: the SIMD loop.
 
-    State (vp, dp, qq) = (V, V', Q) of this layer at the previous column is
-    replaced by its value at column ``c``; (vl, dl, ql) are the layer below at
-    column ``c`` (already updated); ``first``: layer 1, whose input is ``inp``.
-    ``masked``: some pairs have not started yet; their state stays exactly 0.
+    The state of a pair is (V, P) with P = V' Q: the forward form needs Q only
+    through V' Q, so two arrays carry it (less memory traffic than three).
+    (vp, pp) of this layer at the previous column are replaced by their values
+    at column ``c``; (vl, pl) are the layer below at column ``c`` (already
+    updated); ``first``: layer 1, whose input is ``inp``. ``masked``: some
+    pairs have not started yet; their state stays exactly 0.
     """
     zero = K[_ZERO]
     for jj in range(nn):
         if first:
             sig = w2 * vp[jj] + u2 * inp[jj] + bb
-            q = sig + w2 * dp[jj] * qq[jj]
+            q = sig + w2 * pp[jj]
         else:
             sig = w2 * vp[jj] + u2 * vl[jj] + bb
-            q = sig + w2 * dp[jj] * qq[jj] + u2 * dl[jj] * ql[jj]
+            q = sig + w2 * pp[jj] + u2 * pl[jj]
         v, d = _dual(kind, sig, a1, a2, b1[jj], b2[jj], K)
+        p = d * q
         if masked:
             act = c >= max(si, st[jj])
             v = v if act else zero
-            d = d if act else zero
-            q = q if act else zero
+            p = p if act else zero
         vp[jj] = v
-        dp[jj] = d
-        qq[jj] = q
+        pp[jj] = p
 
 
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
@@ -192,8 +193,7 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
     ni = i1 - i0
     nj = j1 - j0
     Vp = np.zeros((L, ni, nj), dtype=xT.dtype)
-    Dp = np.zeros((L, ni, nj), dtype=xT.dtype)
-    Q = np.zeros((L, ni, nj), dtype=xT.dtype)
+    Pp = np.zeros((L, ni, nj), dtype=xT.dtype)
     inp = np.empty(nj, dtype=xT.dtype)
     c0 = max(startx[i0:i1].min(), starty[j0:j1].min())
     for c in range(c0, W):
@@ -227,13 +227,13 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
                         inp1[jj] += xv * yv[jj]
             for l in range(L):
                 if l == 0:  # no layer below: pass inp1, which the row never writes
-                    vl, dl, ql = inp1, inp1, inp1
+                    vl, pl = inp1, inp1
                     u = u1
                 else:
-                    vl, dl, ql = Vp[l - 1, ii, jlo:], Dp[l - 1, ii, jlo:], Q[l - 1, ii, jlo:]
+                    vl, pl = Vp[l - 1, ii, jlo:], Pp[l - 1, ii, jlo:]
                     u = su2[l]
                 # (aliasing vl with vp would fail the vectoriser's overlap check)
-                _row(nn, Vp[l, ii, jlo:], Dp[l, ii, jlo:], Q[l, ii, jlo:], vl, dl, ql,
+                _row(nn, Vp[l, ii, jlo:], Pp[l, ii, jlo:], vl, pl,
                      inp1, l == 0, masked, c, si, st, sw2[l], u, sb2[l],
                      A1[l, c, i], A2[l, c, i], B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1],
                      kind, Kt)
@@ -241,7 +241,7 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         for jj in range(jlo, nj):
             v = Vp[L - 1, ii, jj]
-            t = sv2 * v + sv2 * Dp[L - 1, ii, jj] * Q[L - 1, ii, jj]
+            t = sv2 * v + sv2 * Pp[L - 1, ii, jj]
             g = sv2 * v
             ntk[i0 + ii, j0 + jj] = t
             nngp[i0 + ii, j0 + jj] = g
