@@ -117,7 +117,7 @@ def _dual(kind, sig, a1, a2, b1, b2, K):  # pragma: no cover - replaced by the o
     raise NotImplementedError
 
 
-@overload(_dual, inline="always", fastmath=_FLAGS)
+@overload(_dual, fastmath=_FLAGS)
 def _dual_overload(kind, sig, a1, a2, b1, b2, K):
     if kind.dtype == types.uint16:
         return lambda kind, sig, a1, a2, b1, b2, K: _dual_erf(sig, a1, a2, b1, b2, K)
@@ -195,6 +195,8 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
     Vp = np.zeros((L, ni, nj), dtype=xT.dtype)
     Pp = np.zeros((L, ni, nj), dtype=xT.dtype)
     inp = np.empty(nj, dtype=xT.dtype)
+    below_v = np.empty(nj, dtype=xT.dtype)
+    below_p = np.empty(nj, dtype=xT.dtype)
     c0 = max(startx[i0:i1].min(), starty[j0:j1].min())
     for c in range(c0, W):
         for ii in range(ni):
@@ -226,17 +228,31 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
                     for jj in range(nn):
                         inp1[jj] += xv * yv[jj]
             for l in range(L):
-                if l == 0:  # no layer below: pass inp1, which the row never writes
-                    vl, pl = inp1, inp1
-                    u = u1
+                vp, pp = Vp[l, ii, jlo:], Pp[l, ii, jlo:]
+                a1, a2 = A1[l, c, i], A2[l, c, i]
+                b1, b2 = B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1]
+                w2, bb = sw2[l], sb2[l]
+                # literal flags, one call site each: LLVM then compiles four
+                # branch-free loops instead of one loop that if-converts them
+                # (layer 1 passes inp1 as the unused layer below: aliasing vl
+                # with vp would fail the vectoriser's overlap check)
+                if l == 0:
+                    if masked:
+                        _row(nn, vp, pp, inp1, inp1, inp1, True, True, c, si, st,
+                             w2, u1, bb, a1, a2, b1, b2, kind, Kt)
+                    else:
+                        _row(nn, vp, pp, inp1, inp1, inp1, True, False, c, si, st,
+                             w2, u1, bb, a1, a2, b1, b2, kind, Kt)
                 else:
-                    vl, pl = Vp[l - 1, ii, jlo:], Pp[l - 1, ii, jlo:]
-                    u = su2[l]
-                # (aliasing vl with vp would fail the vectoriser's overlap check)
-                _row(nn, Vp[l, ii, jlo:], Pp[l, ii, jlo:], vl, pl,
-                     inp1, l == 0, masked, c, si, st, sw2[l], u, sb2[l],
-                     A1[l, c, i], A2[l, c, i], B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1],
-                     kind, Kt)
+                    vl, pl = below_v[:nn], below_p[:nn]
+                    vl[:] = Vp[l - 1, ii, jlo:]
+                    pl[:] = Pp[l - 1, ii, jlo:]
+                    if masked:
+                        _row(nn, vp, pp, vl, pl, inp1, False, True, c, si, st,
+                             w2, su2[l], bb, a1, a2, b1, b2, kind, Kt)
+                    else:
+                        _row(nn, vp, pp, vl, pl, inp1, False, False, c, si, st,
+                             w2, su2[l], bb, a1, a2, b1, b2, kind, Kt)
     for ii in range(ni):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         for jj in range(jlo, nj):
