@@ -19,3 +19,19 @@ def rng(request):
     """A generator seeded per test (reproducible: the seed is in the test id's hash)."""
     seed = abs(hash(request.node.nodeid)) % (2**32)
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Small torch ops gain nothing from 2 threads here, and numba's OpenMP
+    workers or another process on the second core make torch's spin-waiting
+    threads 40x slower (measured); tests use one torch thread."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
