@@ -180,6 +180,23 @@ class RNTK:
         ntk, nngp = diagonal(S, start, self)
         return KernelResult(ntk.astype(dt), nngp.astype(dt))
 
+    def gram_torch(self, X, Y=None, sigma=None, lengths_x=None, lengths_y=None, diag=False) -> KernelResult:
+        """Differentiable Gram of torch tensors (relu/erf; imports torch lazily).
+
+        ``X`` of shape (N, T, m), right-aligned (sequence i is
+        ``X[i, T - lengths_x[i]:]``, as for ``rntk.empirical.RNN``); ``sigma``
+        an optional dict of tensors overriding the hyperparameters ("sigma_w",
+        "sigma_u", "sigma_b", "sigma_h" of shape (n_layers,), "sigma_v" scalar)
+        so that the result can be differentiated with respect to them; ``diag``
+        only the pairs (X[i], Y[i]). Same values as :meth:`gram`; see
+        ``rntk.kernels._torch.rntk_torch``. Returns a :class:`KernelResult`
+        whose ``ntk`` and ``nngp`` are torch tensors of shape (N, M).
+        """
+        from ._torch import rntk_torch
+
+        ntk, nngp = rntk_torch(X, Y, self, sigma, lengths_x, lengths_y, diag)
+        return KernelResult(ntk, nngp)
+
     # -- implementation ---------------------------------------------------------
     def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
         if backend not in BACKENDS:
