@@ -32,6 +32,7 @@ def write_json(path: Path, data) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
     os.replace(tmp, path)
 
 
@@ -39,4 +40,5 @@ def save_figure(fig, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
     os.close(fd)
     fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
