@@ -16,8 +16,17 @@ settings.load_profile("rntk")
 
 @pytest.fixture
 def rng(request):
-    """A generator seeded per test (reproducible: the seed is in the test id's hash)."""
-    seed = abs(hash(request.node.nodeid)) % (2**32)
+    """A generator seeded per test from a stable hash of the test id.
+
+    Set RNTK_TEST_SEED to draw other data (e.g. in a soak run); the seed in
+    use is printed with a failing test's output. (Python's own hash() of a
+    string changes from process to process, which made the data, and so the
+    Monte Carlo z-scores, differ between runs.)
+    """
+    import zlib
+
+    seed = (zlib.crc32(request.node.nodeid.encode()) + int(os.environ.get("RNTK_TEST_SEED", "0"))) % 2**32
+    print(f"rng seed {seed} (RNTK_TEST_SEED={os.environ.get('RNTK_TEST_SEED', '0')})")
     return np.random.default_rng(seed)
 
 
