@@ -6,19 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rntk.cli import build_parser, main
+from rntk.cli import _registered, build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY = ROOT / "verify"
 
 
 def _registry():
-    names = []
-    for line in (VERIFY / "REGISTRY").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.append(line)
-    return names
+    return _registered(VERIFY)
 
 
 def test_every_verify_script_is_registered():

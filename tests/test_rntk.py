@@ -11,32 +11,12 @@ from hypothesis import strategies as st
 
 from rntk import RNTK
 from rntk.kernels._reference import pair_aligned, pair_forward, pair_general
+from strategies import rntk_cases
+
 from rntk.testing import assert_close_matrices, check_kernel_contract, rel_frobenius, scaled_max_error
 
-SIGMAS = st.sampled_from([0.0, 0.3, 0.7, 1.0, 2**0.5, 1.8])
-
-
-@st.composite
-def cases(draw, max_len=40):
-    L = draw(st.integers(1, 3))
-    kw = dict(
-        n_layers=L,
-        activation=draw(st.sampled_from(["relu", "erf"])),
-        sigma_w=[draw(SIGMAS) for _ in range(L)],
-        sigma_u=[draw(SIGMAS) for _ in range(L)],
-        sigma_b=[draw(SIGMAS) for _ in range(L)],
-        sigma_h=[draw(SIGMAS) for _ in range(L)],
-        sigma_v=draw(st.sampled_from([0.5, 1.0, 1.3])),
-    )
-    m = draw(st.integers(1, 3))
-    seed = draw(st.integers(0, 2**31))
-    rng = np.random.default_rng(seed)
-    n_x, n_y = draw(st.integers(1, 5)), draw(st.integers(1, 4))
-    lens = rng.integers(1, max_len + 1, size=n_x + n_y)
-    seqs = [rng.normal(size=(t, m)) for t in lens]
-    if draw(st.booleans()):  # exact zeros: zero-variance pre-activations
-        seqs[0][: max(1, lens[0] // 2)] = 0.0
-    return RNTK(**kw), seqs[:n_x], seqs[n_x:]
+def cases(max_len=40):
+    return rntk_cases(max_len=max_len)
 
 
 # float64: every path evaluates the same formulas in a different order; 1e-10

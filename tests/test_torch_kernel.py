@@ -15,7 +15,7 @@ from rntk import RNTK
 from rntk.kernels import _torch as tk
 from rntk.testing import rel_frobenius
 
-SIGMAS = st.sampled_from([0.0, 0.3, 0.7, 1.0, 2**0.5, 1.8])
+from strategies import SIGMAS, rntk_cases  # noqa: E402
 # sigma_u = 0 cuts a layer off from its input and drives every correlation to
 # c ~ 1, where arccos is ill-conditioned (see TOL_DEGENERATE in test_rntk.py);
 # those cases are not what this file tests.
@@ -51,26 +51,8 @@ def to_seqs(X, lengths):
     return [X[i, X.shape[1] - t :] for i, t in enumerate(lengths)]
 
 
-@st.composite
-def cases(draw, sig=SIGMAS, zeros=True):
-    L = draw(st.integers(1, 3))
-    kw = dict(
-        n_layers=L,
-        activation=draw(st.sampled_from(["relu", "erf"])),
-        sigma_w=[draw(sig) for _ in range(L)],
-        sigma_u=[draw(SIGMAS_U) for _ in range(L)],
-        sigma_b=[draw(sig) for _ in range(L)],
-        sigma_h=[draw(sig) for _ in range(L)],
-        sigma_v=draw(st.sampled_from([0.5, 1.0, 1.3])),
-    )
-    m = draw(st.integers(1, 3))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    n_x, n_y = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    lens = rng.integers(1, 16, size=n_x + n_y)
-    seqs = [rng.normal(size=(t, m)) for t in lens]
-    if zeros and draw(st.booleans()):  # exact zeros: zero-variance pre-activations
-        seqs[0][: max(1, lens[0] // 2)] = 0.0
-    return RNTK(**kw), seqs[:n_x], seqs[n_x:]
+def cases(sig=SIGMAS, zeros=True):
+    return rntk_cases(max_len=15, sig=sig, sig_u=SIGMAS_U, n_x=4, n_y=3, zeros=zeros)
 
 
 @given(cases())
