@@ -5,7 +5,7 @@ import numpy as np
 
 from ._fused import ERF, RELU, constants, fused_cross
 
-__all__ = ["fused_gram"]
+__all__ = ["fused_gram", "fused_tables"]
 
 # rows x columns of a tile: the SIMD loop runs along a row (long rows, few
 # loop overheads); 3 state arrays x L x TILE_I x TILE_J doubles stay in cache
@@ -52,6 +52,17 @@ def _pairs_in_tiles(tiles, symmetric):
         i = np.arange(i0, i1)
         out[k] = np.clip(j1 - np.maximum(j0, i + 1), 0, None).sum()
     return out
+
+
+def fused_tables(p, b, width):
+    """Right-aligned values, first columns, self-variances and the exact diagonal."""
+    from ._fused_prep import self_tables
+
+    XR = b.right_aligned(width)
+    start = width - b.lengths
+    sw2, su2, sb2, sh2 = (np.array(v) for v in p._squares())
+    S, d_ntk, d_nngp = self_tables(XR, start, sw2, su2, sb2, sh2, p.sigma_v**2, p._dual.name == "erf")
+    return XR, start, S, (d_ntk, d_nngp)
 
 
 def fused_gram(p, XR, sx, Sx, YR, sy, Sy, symmetric, dt, n_jobs=None):

@@ -231,25 +231,30 @@ class RNTK:
         sym = by is None
         by_ = bx if sym else by
         W = int(max(bx.lengths.max(), by_.lengths.max()))
-        XR, sx, Sx = self._tables(bx, W)
-        YR, sy, Sy = (XR, sx, Sx) if sym else self._tables(by_, W)
         nx, ny = len(bx), len(by_)
         if backend == "numba":
-            from ._fused_driver import fused_gram
+            from ._fused_driver import fused_gram, fused_tables
 
+            XR, sx, Sx, diag_x = fused_tables(self, bx, W)
+            YR, sy, Sy, _ = (XR, sx, Sx, None) if sym else fused_tables(self, by_, W)
             ntk, nngp = fused_gram(self, XR, sx, Sx, YR, sy, Sy, sym, dt, n_jobs)
-        else:
-            ntk = np.empty((nx, ny), dtype=dt)
-            nngp = np.empty((nx, ny), dtype=dt)
             if sym:
-                ip, jp = np.triu_indices(nx, 1)
-            else:
-                ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
-            if len(ip):
-                t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, self)
-                ntk[ip, jp], nngp[ip, jp] = t, g
-                if sym:
-                    ntk[jp, ip], nngp[jp, ip] = t, g
+                idx = np.arange(nx)
+                ntk[idx, idx], nngp[idx, idx] = diag_x
+            return ntk, nngp
+        XR, sx, Sx = self._tables(bx, W)
+        YR, sy, Sy = (XR, sx, Sx) if sym else self._tables(by_, W)
+        ntk = np.empty((nx, ny), dtype=dt)
+        nngp = np.empty((nx, ny), dtype=dt)
+        if sym:
+            ip, jp = np.triu_indices(nx, 1)
+        else:
+            ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
+        if len(ip):
+            t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, self)
+            ntk[ip, jp], nngp[ip, jp] = t, g
+            if sym:
+                ntk[jp, ip], nngp[jp, ip] = t, g
         if sym:
             d_ntk, d_nngp = diagonal(Sx, sx, self)
             idx = np.arange(nx)
