@@ -7,7 +7,6 @@ import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from rntk import RNTK
 from rntk.kernels._reference import pair_aligned, pair_forward, pair_general

@@ -185,7 +185,6 @@ def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
     L = A1.shape[0]
     W = xT.shape[0]
     m = xT.shape[1]
-    zero = Kt[_ZERO]
     i0 = tile[0]
     i1 = tile[1]
     j0 = tile[2]
