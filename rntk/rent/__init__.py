@@ -1,8 +1,10 @@
 """ReNT: greedy example selection for faster RNN training (nonparametric teaching).
 
-This subpackage so far holds the selection logic, the schedules and the
-scores (rent-theory-spec §1.2-1.4, checked exactly by experiment R-1); the
-trainer, models, baselines and benchmark of the ReNT issue are not built yet.
+Selection rules, schedules and scores (numpy; rent-theory-spec §1.2-1.4,
+checked exactly by experiment R-1), and a trainer with models (torch,
+imported on first use of ``SequenceModel``, ``RentConfig``, ``SequenceData``
+or ``train``). Not built yet: the offline benchmark datasets, the OBS,
+Selective-Backprop and RHO-LOSS baselines, the CLI and the benchmark script.
 """
 from ._schedules import ratio_schedule, trigger_epochs
 from ._scores import classification_scores, element_scores, regression_scores
@@ -23,4 +25,15 @@ __all__ = [
     "regression_scores", "classification_scores", "element_scores",
     "partition", "n_selected", "quotas", "select_global", "select_batches", "select_sequences",
     "random_batches", "random_sequences", "scores_by_id",
+    "SequenceModel", "RentConfig", "SequenceData", "train",
 ]
+
+_LAZY = {"SequenceModel": "_models", "RentConfig": "_trainer", "SequenceData": "_trainer", "train": "_trainer"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'rntk.rent' has no attribute {name!r}")

@@ -1,0 +1,407 @@
+"""The ReNT trainer: greedy example selection around an ordinary training loop.
+
+One loop serves every method of rent-theory-spec §1.3/§1.10 that the
+benchmark compares: "full", "budget-full", "rent-b", "rent-s", "global"
+(Algorithm 1 literally) and the random twins "random-b", "random-s". What is
+kept between triggers, how it is batched, what is timed and counted, and
+where the history and checkpoints go are all here; the selection rules
+themselves live in ``_selection`` and are tested exactly (R-1).
+
+Reproducibility: every random choice of epoch e (partition, selection twin,
+batch order) uses numpy's generator seeded by (seed, e, purpose), so a run
+resumed from its checkpoint after epoch e continues exactly as an
+uninterrupted one (tested).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._schedules import ratio_schedule, trigger_epochs
+from ._scores import classification_scores, element_scores, regression_scores
+from ._selection import (
+    partition,
+    quotas,
+    random_batches,
+    random_sequences,
+    select_batches,
+    select_global,
+    select_sequences,
+)
+
+__all__ = ["RentConfig", "SequenceData", "train"]
+
+METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s")
+_PURPOSE = {"partition": 0, "twin": 1, "order": 2}
+
+
+@dataclass(frozen=True)
+class RentConfig:
+    """Every choice of the method (spec §1.8's defaults for regression)."""
+
+    method: str = "rent-b"
+    task: str = "regression"  # or "classification"
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3  # Adam, constant (A12)
+    ratio: str = "step"  # "step", "r-step", "constant"
+    r0: float = 0.1
+    r_min: float = 0.4
+    n_stages: int = 10
+    trigger: str = "incremental"  # "incremental", "constant", "every"
+    every: int = 5
+    warmup: float = 0.25
+    stratified: bool = False  # class-balanced selection (classification)
+    length_norm: str = "mean"  # element-level score normalisation
+    clip_norm: float | None = None
+    budget: int | None = None  # budget-full: backward samples (default: sum_e r_e N of the schedule)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.task not in ("regression", "classification"):
+            raise ValueError(f"task must be 'regression' or 'classification', got {self.task!r}")
+        if self.stratified and self.task != "classification":
+            raise ValueError("stratified selection needs class labels (task='classification')")
+        if self.stratified and self.method in ("rent-b", "random-b"):
+            raise ValueError("stratified selection applies to sequence-level selection (rent-s, random-s, global)")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        # schedules validate their own arguments
+        self.ratios()
+        self.triggers()
+
+    def ratios(self) -> np.ndarray:
+        if self.method == "full":
+            return np.ones(self.epochs)
+        return ratio_schedule(self.ratio, self.epochs, self.r0, n_stages=self.n_stages, r_min=self.r_min)
+
+    def triggers(self) -> np.ndarray:
+        return trigger_epochs(self.trigger, self.epochs, every=self.every, warmup=self.warmup)
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """A labelled set of sequences.
+
+    X : (N, T, m) float (left-aligned, padded after each length) or (N, T)
+    integer token ids; lengths : (N,) in [1, T]; y : (N,) class ids or
+    (N,) / (N, H) regression targets (sequence level), (N, T) class ids or
+    (N, T) / (N, T, H) targets (element level).
+    """
+
+    X: np.ndarray
+    lengths: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self):
+        X, lengths, y = np.asarray(self.X), np.asarray(self.lengths), np.asarray(self.y)
+        if X.ndim not in (2, 3) or X.shape[0] == 0:
+            raise ValueError(f"X must be (N, T, m) values or (N, T) token ids, got shape {X.shape}")
+        N, T = X.shape[:2]
+        if lengths.shape != (N,) or lengths.min() < 1 or lengths.max() > T:
+            raise ValueError(f"lengths must be (N,) = ({N},) integers in [1, {T}]")
+        if y.shape[0] != N:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {N} sequences")
+        if np.issubdtype(X.dtype, np.floating):
+            valid = np.arange(T)[None, :] < lengths[:, None]
+            if not np.isfinite(X[valid]).all():
+                raise ValueError("X contains NaN or infinite values inside a sequence")
+        if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite values")
+
+    def __len__(self):
+        return len(self.lengths)
+
+
+def _rng(seed, epoch, purpose):
+    return np.random.default_rng([seed, epoch, _PURPOSE[purpose]])
+
+
+def _write_atomic(path: Path, write):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class _Batcher:
+    """Moves index batches of a SequenceData to tensors on the device."""
+
+    def __init__(self, data: SequenceData, device, classification, element):
+        X = np.asarray(data.X)
+        self.X = torch.as_tensor(X if not np.issubdtype(X.dtype, np.floating) else X.astype(np.float32))
+        self.lengths = torch.as_tensor(np.asarray(data.lengths), dtype=torch.int64)
+        y = np.asarray(data.y)
+        self.y = torch.as_tensor(y.astype(np.int64) if classification else y.astype(np.float32))
+        self.device, self.element = device, element
+        self.T = self.X.shape[1]
+
+    def get(self, ids):
+        ids = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
+        lengths = self.lengths[ids]
+        T = int(lengths.max())
+        x = self.X[ids, :T].to(self.device)
+        y = self.y[ids]
+        if self.element:
+            y = y[:, :T]
+        return x, lengths, y.to(self.device)
+
+
+def _loss(out, y, lengths, classification, element):
+    if not element:
+        if classification:
+            return torch.nn.functional.cross_entropy(out, y)
+        return torch.nn.functional.mse_loss(out.reshape(y.shape), y)
+    mask = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths.to(out.device)[:, None])
+    if classification:
+        return torch.nn.functional.cross_entropy(out[mask], y[mask])
+    return torch.nn.functional.mse_loss(out[mask].reshape(y[mask].shape), y[mask])
+
+
+def _outputs(model, batcher, ids, batch_size):
+    """Model outputs (numpy) on the given ids, eval mode, no grad; with the lengths."""
+    outs = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(ids), batch_size):
+            x, lengths, _ = batcher.get(ids[i : i + batch_size])
+            o = model(x, lengths).float().cpu().numpy()
+            if batcher.element and o.shape[1] < batcher.T:
+                o = np.concatenate([o, np.zeros((o.shape[0], batcher.T - o.shape[1], o.shape[2]), o.dtype)], 1)
+            outs.append(o)
+    model.train()
+    return np.concatenate(outs)
+
+
+def _scores(cfg, out, data):
+    y = np.asarray(data.y)
+    if out.ndim == 3:
+        return element_scores(out, y, np.asarray(data.lengths), cfg.length_norm,
+                              probabilities=cfg.task == "classification")
+    if cfg.task == "classification":
+        return classification_scores(out, y)
+    return regression_scores(out.reshape(y.shape), y)
+
+
+def _metrics(cfg, out, data):
+    y = np.asarray(data.y)
+    lengths = np.asarray(data.lengths)
+    if out.ndim == 3:
+        valid = np.arange(out.shape[1])[None, :] < lengths[:, None]
+        if cfg.task == "classification":
+            return {"accuracy": float((out.argmax(-1) == y)[valid].mean())}
+        d = out[valid].reshape(y[valid].shape) - y[valid]
+        return {"mse": float(np.mean(d**2)), "mae": float(np.mean(np.abs(d)))}
+    if cfg.task == "classification":
+        return {"accuracy": float((out.argmax(-1) == y).mean())}
+    d = out.reshape(y.shape) - y
+    return {"mse": float(np.mean(d**2)), "mae": float(np.mean(np.abs(d)))}
+
+
+def _primary(cfg, metrics):
+    """Larger is better."""
+    return metrics["accuracy"] if cfg.task == "classification" else -metrics["mse"]
+
+
+def _tv_drift(labels, ids):
+    """Total-variation distance between the class mix of ``ids`` and of the whole set."""
+    classes, full = np.unique(labels, return_counts=True)
+    sub = np.array([(labels[ids] == c).sum() for c in classes])
+    return float(0.5 * np.abs(sub / max(1, sub.sum()) - full / full.sum()).sum())
+
+
+def _select(cfg, epoch, r, scores_fn, n, labels):
+    """The kept subset after a trigger: ("batches", list of id arrays) or ("ids", ids)."""
+    parts = partition(n, cfg.batch_size, _rng(cfg.seed, epoch, "partition"))
+    m = cfg.method
+    if r >= 1.0:
+        return ("batches", parts) if m in ("rent-b", "random-b") else ("ids", np.arange(n)), False
+    if cfg.stratified:
+        # refine each batch by class, groups ordered class by class: the
+        # error-diffused quotas then give every class within 1 of its share
+        parts = [b[labels[b] == c] for c in np.unique(labels) for b in parts if (labels[b] == c).any()]
+    if m == "rent-b":
+        kept = select_batches(scores_fn(), parts, r)
+        return ("batches", [parts[i] for i in kept]), True
+    if m == "random-b":
+        return ("batches", [parts[i] for i in random_batches(parts, r, _rng(cfg.seed, epoch, "twin"))]), False
+    if m == "rent-s":
+        return ("ids", select_sequences(scores_fn(), parts, r)), True
+    if m == "random-s":
+        return ("ids", random_sequences(parts, r, _rng(cfg.seed, epoch, "twin"))), False
+    if m == "global":
+        if cfg.stratified:
+            s = scores_fn()
+            # per-class top quota over the whole pool (classes merged across batches)
+            cls = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+            qc = quotas([len(c) for c in cls], r)
+            keep = [c[np.argsort(-s[c], kind="stable")[:k]] for c, k in zip(cls, qc)]
+            return ("ids", np.sort(np.concatenate(keep))), True
+        return ("ids", select_global(scores_fn(), r)), True
+    raise AssertionError(m)  # pragma: no cover - full methods never select
+
+
+def _epoch_batches(cfg, epoch, subset):
+    rng = _rng(cfg.seed, epoch, "order")
+    kind, val = subset
+    if kind == "batches":
+        return [val[i] for i in rng.permutation(len(val))]
+    ids = rng.permutation(val)
+    return [ids[i : i + cfg.batch_size] for i in range(0, len(ids), cfg.batch_size)]
+
+
+def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConfig, *, test_data=None,
+          out_dir=None, resume=True, progress=False, device=None, stop_after=None):
+    """Train ``model`` (a :class:`SequenceModel` or any module ``model(x, lengths)``).
+
+    Writes ``history.json`` (after every epoch) and ``checkpoint.pt`` into
+    ``out_dir`` when given, atomically; with ``resume`` a matching checkpoint
+    there is continued. ``stop_after``: stop after that many epochs of this
+    call (to test interruption). Returns the history dict.
+    """
+    if not isinstance(cfg, RentConfig):
+        raise ValueError("cfg must be a RentConfig")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device)
+    element = getattr(model, "level", "sequence") == "element"
+    classification = cfg.task == "classification"
+    n = len(train_data)
+    labels = np.asarray(train_data.y) if classification and not element else None
+    if cfg.stratified and labels is None:
+        raise ValueError("stratified selection needs sequence-level class labels")
+    tb = _Batcher(train_data, device, classification, element)
+    vb = _Batcher(val_data, device, classification, element)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    ratios, triggers = cfg.ratios(), set(cfg.triggers().tolist())
+    budget = None
+    if cfg.method == "budget-full":
+        budget = cfg.budget if cfg.budget is not None else int(round(ratios_budget(cfg) * n))
+    out_dir = None if out_dir is None else Path(out_dir)
+    ckpt = None if out_dir is None else out_dir / "checkpoint.pt"
+    state = {"epoch": 0, "subset": None, "best": None, "best_state": None}
+    hist = {"config": asdict(cfg), "n_train": n, "epochs": [], "selections": {}}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt is not None and ckpt.exists():
+        saved = torch.load(ckpt, map_location=device, weights_only=False)
+        if saved["history"]["config"] != asdict(cfg):
+            raise ValueError(f"{ckpt} belongs to a run with another configuration; use another out_dir "
+                             "or resume=False")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        hist, state = saved["history"], saved["state"]
+    else:
+        # untimed starting point of the curves
+        m0 = _metrics(cfg, _outputs(model, vb, np.arange(len(val_data)), 256), val_data)
+        hist["initial_val"] = m0
+        hist["totals"] = {"select_s": 0.0, "train_s": 0.0, "val_s": 0.0, "forward_samples": 0,
+                          "backward_samples": 0}
+    tot = hist["totals"]
+    done_now = 0
+    epochs = range(state["epoch"], cfg.epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=cfg.method, leave=False)
+    for e in epochs:
+        r = float(ratios[e])
+        rec = {"epoch": e, "ratio": r, "triggered": False}
+        t0 = time.perf_counter()
+        if cfg.method in ("full", "budget-full"):
+            state["subset"] = ("ids", np.arange(n))
+        elif e in triggers or state["subset"] is None:
+            def score_all():
+                out = _outputs(model, tb, np.arange(n), max(256, cfg.batch_size))
+                tot["forward_samples"] += n
+                return _scores(cfg, out, train_data)
+
+            state["subset"], scored = _select(cfg, e, r, score_all, n, labels)
+            kind, val = state["subset"]
+            ids = np.sort(np.concatenate(val)) if kind == "batches" else val
+            hist["selections"][str(e)] = ids.tolist()
+            rec.update(triggered=True, scored=bool(scored), n_selected=int(len(ids)))
+            if labels is not None:
+                rec["class_mix_tv"] = _tv_drift(labels, ids)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        model.train()
+        n_back = 0
+        for ids in _epoch_batches(cfg, e, state["subset"]):
+            if budget is not None:
+                left = budget - tot["backward_samples"]
+                if left <= 0:
+                    break
+                ids = ids[:left]
+            x, lengths, y = tb.get(ids)
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(model(x, lengths), y, lengths, classification, element)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()} at epoch {e}")
+            loss.backward()
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            opt.step()
+            n_back += len(ids)
+            tot["backward_samples"] += len(ids)
+            tot["forward_samples"] += len(ids)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        vm = _metrics(cfg, _outputs(model, vb, np.arange(len(val_data)), 256), val_data)
+        t3 = time.perf_counter()
+        tot["select_s"] += t1 - t0
+        tot["train_s"] += t2 - t1
+        tot["val_s"] += t3 - t2
+        rec.update(trained_samples=n_back, val=vm, select_s=tot["select_s"], train_s=tot["train_s"],
+                   val_s=tot["val_s"], forward_samples=tot["forward_samples"],
+                   backward_samples=tot["backward_samples"])
+        hist["epochs"].append(rec)
+        score = _primary(cfg, vm)
+        if state["best"] is None or score > state["best"]:
+            state["best"] = score
+            state["best_state"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            hist["best_epoch"] = e
+        state["epoch"] = e + 1
+        if out_dir is not None:
+            _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
+            _write_atomic(ckpt, lambda p: torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                                      "history": hist, "state": state}, p))
+        done_now += 1
+        if stop_after is not None and done_now >= stop_after and state["epoch"] < cfg.epochs:
+            return hist
+    if test_data is not None and "test" not in hist:
+        tb_test = _Batcher(test_data, device, classification, element)
+        final = _metrics(cfg, _outputs(model, tb_test, np.arange(len(test_data)), 256), test_data)
+        live = copy.deepcopy(model.state_dict())
+        model.load_state_dict(state["best_state"])
+        best = _metrics(cfg, _outputs(model, tb_test, np.arange(len(test_data)), 256), test_data)
+        model.load_state_dict(live)
+        hist["test"] = {"final": final, "best_val": best}
+        if out_dir is not None:
+            _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
+    return hist
+
+
+def ratios_budget(cfg: RentConfig) -> float:
+    """sum_e r_e in units of the training-set size (what ReNT trains, for budget-full).
+
+    Computed with the ratio schedule of ``cfg`` as if it were a selection run.
+    """
+    sched = ratio_schedule(cfg.ratio, cfg.epochs, cfg.r0, n_stages=cfg.n_stages, r_min=cfg.r_min)
+    return float(sched.sum())
