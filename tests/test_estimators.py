@@ -277,3 +277,19 @@ def test_metrics_reproduce_the_papers_table1_from_its_table2():
         if j < 5:  # the two last columns' ranks differ slightly (5.23 vs 5.21, 4.16 vs 4.21)
             assert s[c]["friedman_rank"] == pytest.approx(t1["friedman_rank"][j], abs=0.006)
     assert 100 * s["RBF"]["p90"] == pytest.approx(87.5)
+
+
+def test_small_classes_get_round_robin_stratified_folds(rng):
+    # 3 classes of 4 members, 10 folds: StratifiedKFold refuses this.
+    y = np.repeat([0, 1, 2], 4)
+    X = rng.normal(size=(12, 3)) + y[:, None]
+    res = kernel_grid_search(X, y, [RBFKernel(1.0)], [1.0], cv=10, random_state=0)
+    assert res.fold_scores.shape == (1, 1, 10)
+    from rntk.estimators._search import _round_robin_folds
+
+    folds = _round_robin_folds(y, 10, 0)
+    val = np.concatenate([va for _, va in folds])
+    assert sorted(val.tolist()) == list(range(12))  # a partition
+    assert sorted(len(va) for _, va in folds) == [1] * 8 + [2] * 2
+    for tr, va in folds:
+        assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 12

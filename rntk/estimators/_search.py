@@ -105,11 +105,29 @@ def _splits(cv, X, y, regression: bool, random_state):
             raise ValueError(f"cv must be >= 2 folds, got {cv}")
         if cv > len(y):
             raise ValueError(f"cv = {cv} folds but only {len(y)} training samples")
-        cls = KFold if regression else StratifiedKFold
-        cv = cls(n_splits=int(cv), shuffle=True, random_state=random_state)
+        if regression:
+            cv = KFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+        elif np.unique(y, return_counts=True)[1].max() >= cv:
+            cv = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+        else:  # sklearn refuses when no class has cv members (e.g. UCR Beef: 6 a class)
+            return _round_robin_folds(y, int(cv), random_state)
     elif not hasattr(cv, "split"):
         raise ValueError(f"cv must be an int or a scikit-learn splitter, got {cv!r}")
     return [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros((len(y), 1)), y)]
+
+
+def _round_robin_folds(y, k: int, random_state):
+    """Stratified folds for small classes: every class's members, shuffled,
+    are dealt in turn to folds 0, 1, ..., k-1, continuing from class to class
+    (libsvm's stratified CV does the same), so fold sizes differ by at most one."""
+    rng = np.random.default_rng(random_state)
+    fold = np.empty(len(y), dtype=np.int64)
+    pos = 0
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        fold[members] = (pos + np.arange(len(members))) % k
+        pos += len(members)
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
 def _select(cv_scores: np.ndarray, params: np.ndarray, regression: bool):
@@ -151,8 +169,10 @@ def kernel_grid_search(
     X_test, y_test : arrays, optional
         If given, every setting is refit on all of X and scored on the test set.
     cv : int or scikit-learn splitter
-        An int k means k folds, stratified for classification, shuffled with
-        ``random_state``; a splitter (e.g. ``StratifiedKFold``) is used as is.
+        An int k means k folds shuffled with ``random_state``: ``KFold`` for
+        regression, ``StratifiedKFold`` for classification or, when no class
+        has k members (sklearn refuses those), each class's members dealt
+        round-robin into the k folds. A splitter is used as is.
     random_state : int, Generator or None
         Seed of the fold shuffle (a Generator draws one).
     task : {"classification", "regression"}
