@@ -77,7 +77,7 @@ def test_padded_rows_are_shorter_sequences_for_the_rntk(tmp_path, no_env_root):
 def test_env_root_and_non_integer_labels(tmp_path, monkeypatch):
     _write(tmp_path, "Frac", "0.5\t1\t2\n1.5\t3\t4\n", "0.5\t1\t1\n")
     monkeypatch.setenv("RNTK_UCR_ROOT", str(tmp_path))
-    X, y = load_ucr("Frac", "train")
+    _, y = load_ucr("Frac", "train")
     assert y.dtype == np.float64 and y.tolist() == [0.5, 1.5]
 
 
@@ -87,7 +87,7 @@ def test_shipped_datasets(no_env_root):
         assert name in avail
     X, y = load_ucr("Trace", "train")
     assert X.shape == (100, 275) and sorted(set(y.tolist())) == [1, 2, 3, 4]
-    Xt, yt = load_ucr("Trace", "test")
+    Xt, _ = load_ucr("Trace", "test")
     assert Xt.shape == (100, 275) and np.isfinite(Xt).all()
     Xs, ys = load_ucr("SynthCBF", "test")
     assert Xs.shape == (90, 128) and np.bincount(ys).tolist() == [0, 30, 30, 30]

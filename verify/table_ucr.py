@@ -36,10 +36,8 @@ import hashlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
 from _common import out_dir, parser, save_figure, write_json
 from _paper_ucr import COLUMNS, TABLE2, UCR_NAME
 
@@ -120,12 +118,12 @@ def run_dataset(name: str, grids: dict, folds: int, root, progress: bool) -> dic
     Xt, yt = load_ucr(name, "test", root)
     X, Xt = unit_norm(X), unit_norm(Xt)
     width = max(X.shape[1], Xt.shape[1])
-    pad = lambda A: np.nan_to_num(np.pad(A, ((0, 0), (0, width - A.shape[1])), constant_values=np.nan))  # noqa: E731
+    pad = lambda A: np.nan_to_num(np.pad(A, ((0, 0), (0, width - A.shape[1])), constant_values=np.nan))
     rec = {
         "source": list_ucr(root)[name].source,
         "n_train": len(X), "n_test": len(Xt), "length": width,
         "variable_length": bool(np.isnan(X).any() or np.isnan(Xt).any()),
-        "n_classes": int(len(np.unique(y))), "families": {},
+        "n_classes": len(np.unique(y)), "families": {},
     }
     for fam in FAMILIES:
         cfg = configs(fam, grids[fam])
@@ -141,7 +139,7 @@ def run_dataset(name: str, grids: dict, folds: int, root, progress: bool) -> dic
             "cv_acc": 100 * res.best_cv_score,
             "best": {**cfg[res.best[0]][0], "C": res.best_param},
             "n_settings": len(cfg) * len(C_GRID),
-            "n_tied": int(len(res.tied)),
+            "n_tied": len(res.tied),
             "tied_test_acc_min": 100 * float(tied.min()),
             "tied_test_acc_max": 100 * float(tied.max()),
             "gram_s": float(res.gram_seconds.sum()),
