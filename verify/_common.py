@@ -8,10 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run against the rntk of this checkout, not whichever one is pip-installed
+# (an editable install of another worktree would otherwise win).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
