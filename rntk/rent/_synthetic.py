@@ -37,17 +37,21 @@ def narma10(n_sequences: int, length: int = 200, *, seed, max_tries: int = 100):
     rng = _rng(seed)
     U = np.empty((n_sequences, length, 1))
     Y = np.empty((n_sequences, length))
-    for i in range(n_sequences):
-        for _ in range(max_tries):
-            u = rng.uniform(0.0, 0.5, length)
-            y = np.zeros(length)
+    todo = np.arange(n_sequences)
+    for _ in range(max_tries):  # vectorised over sequences; diverging draws are redrawn
+        u = rng.uniform(0.0, 0.5, (len(todo), length))
+        y = np.zeros((len(todo), length))
+        with np.errstate(over="ignore", invalid="ignore"):
             for t in range(9, length - 1):
-                y[t + 1] = 0.3 * y[t] + 0.05 * y[t] * y[t - 9 : t + 1].sum() + 1.5 * u[t - 9] * u[t] + 0.1
-            if np.abs(y).max() <= 1.0:
-                break
-        else:  # pragma: no cover - divergence is rare (spec §2)
-            raise RuntimeError("NARMA-10 diverged in every try")
-        U[i, :, 0], Y[i] = u, y
+                y[:, t + 1] = (0.3 * y[:, t] + 0.05 * y[:, t] * y[:, t - 9 : t + 1].sum(axis=1)
+                               + 1.5 * u[:, t - 9] * u[:, t] + 0.1)
+            ok = np.abs(y).max(axis=1) <= 1.0
+        U[todo[ok], :, 0], Y[todo[ok]] = u[ok], y[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            break
+    else:  # pragma: no cover - divergence is rare (spec §2)
+        raise RuntimeError("NARMA-10 diverged in every try")
     return U, Y
 
 
@@ -69,15 +73,17 @@ def switching_ar2(n_sequences: int, length: int = 200, *, seed, stay: float = 0.
     A = _transitions(stay, k)
     X = np.zeros((n_sequences, length, 1))
     Z = np.empty((n_sequences, length), dtype=np.int64)
-    for i in range(n_sequences):
-        z = rng.integers(k)
-        x1 = x2 = 0.0
-        for t in range(length):
-            if t > 0:
-                z = rng.choice(k, p=A[z])
-            x = coef[z, 0] * x1 + coef[z, 1] * x2 + noise_std * rng.standard_normal()
-            X[i, t, 0], Z[i, t] = x, z
-            x2, x1 = x1, x
+    z = rng.integers(k, size=n_sequences)
+    x1 = np.zeros(n_sequences)
+    x2 = np.zeros(n_sequences)
+    for t in range(length):  # vectorised over sequences
+        if t > 0:
+            # leave with probability 1 - stay, to a uniformly chosen other regime
+            move = rng.random(n_sequences) >= stay
+            z = np.where(move, (z + rng.integers(1, k, size=n_sequences)) % k, z)
+        x = coef[z, 0] * x1 + coef[z, 1] * x2 + noise_std * rng.standard_normal(n_sequences)
+        X[:, t, 0], Z[:, t] = x, z
+        x2, x1 = x1, x
     return X, Z
 
 
