@@ -1,4 +1,4 @@
-"""The ``rntk`` command line: ``rntk reproduce``, ``rntk gram``, ``rntk info``."""
+"""The ``rntk`` command line: ``rntk reproduce``, ``rntk gram``, ``rntk info``, ``rntk rent``."""
 from __future__ import annotations
 
 import argparse
@@ -115,6 +115,43 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_rent_train(args) -> int:
+    import json
+
+    import torch
+
+    from .rent import RentConfig, SequenceModel, train
+    from .rent._tasks import load_task
+
+    task = load_task(args.dataset, seed=args.seed, max_train=args.max_train)
+    regression_seq = task.task == "regression" and task.level == "sequence"
+    defaults = dict(ratio="step", r0=0.1, trigger="incremental") if regression_seq else dict(
+        ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5)
+    for key in ("ratio", "r0", "r_min", "trigger", "every"):
+        v = getattr(args, key)
+        if v is not None:
+            defaults[key] = v
+    cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, batch_size=args.batch_size,
+                     lr=args.lr, stratified=args.stratified, seed=args.seed, **defaults)
+    torch.manual_seed(args.seed)
+    model = SequenceModel(args.cell, task.input_dim, args.hidden, args.layers, task.out_dim, level=task.level)
+    out = Path(args.out) / args.dataset / args.method / f"seed{args.seed}"
+    hist = train(model, task.train, task.val, cfg, test_data=task.test, out_dir=out, progress=True)
+    last = hist["epochs"][-1]
+    print(json.dumps({"out": str(out), "val": last["val"], "test": hist.get("test"),
+                      "select_s": last["select_s"], "train_s": last["train_s"]}, indent=1))
+    return 0
+
+
+def cmd_rent_compare(args) -> int:
+    verify = _find_verify(args.root)
+    cmd = [sys.executable, str(verify / "rent_benchmark.py")]
+    cmd += ["--quick"] if args.tier == "quick" else ["--tier", args.tier]
+    if args.tasks:
+        cmd += ["--tasks", *args.tasks]
+    return subprocess.call(cmd, cwd=verify.parent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rntk", description="Recurrent neural tangent kernels.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,6 +179,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions and available backends")
     i.set_defaults(func=cmd_info)
+
+    from .rent._tasks import TASKS
+    from .rent._trainer import METHODS
+
+    rp = sub.add_parser("rent", help="ReNT: train an RNN with greedy example selection, or compare methods")
+    rsub = rp.add_subparsers(dest="rent_command", required=True)
+    t = rsub.add_parser("train", help="train one method on one offline task (resumable)")
+    t.add_argument("--dataset", required=True, choices=sorted(TASKS))
+    t.add_argument("--method", default="rent-b", choices=METHODS)
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--cell", default="elman", choices=["elman", "gru", "lstm"])
+    t.add_argument("--hidden", type=int, default=64)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--ratio", choices=["step", "r-step", "constant"], help="default by task (spec R-6)")
+    t.add_argument("--r0", type=float)
+    t.add_argument("--r-min", dest="r_min", type=float)
+    t.add_argument("--trigger", choices=["incremental", "constant", "every"])
+    t.add_argument("--every", type=int)
+    t.add_argument("--stratified", action="store_true", help="class-balanced selection (classification)")
+    t.add_argument("--max-train", type=int, help="cap the training sequences")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="rent_runs", help="output folder (history.json, checkpoint.pt)")
+    t.set_defaults(func=cmd_rent_train)
+    c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
+    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "full"])
+    c.add_argument("--tasks", nargs="+", choices=sorted(TASKS))
+    c.add_argument("--root", help="repository root (default: search from the current folder up)")
+    c.set_defaults(func=cmd_rent_compare)
     return p
 
 

@@ -69,3 +69,19 @@ def test_gram_command_reports_bad_input(tmp_path):
 def test_reproduce_rejects_unknown_script():
     with pytest.raises(SystemExit, match="not registered"):
         main(["reproduce", "--only", "no_such_figure", "--root", str(ROOT)])
+
+
+@pytest.mark.parametrize("sub", ["train", "compare"])
+def test_rent_subcommands_have_help(sub, capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["rent", sub, "--help"])
+    assert e.value.code == 0
+    assert "usage: rntk rent " + sub in capsys.readouterr().out
+
+
+def test_rent_train_command_writes_a_resumable_run(tmp_path, capsys):
+    args = ["rent", "train", "--dataset", "regime-tagging", "--epochs", "1", "--max-train", "16",
+            "--hidden", "4", "--layers", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    run = tmp_path / "regime-tagging" / "rent-b" / "seed0"
+    assert (run / "history.json").is_file() and (run / "checkpoint.pt").is_file()
