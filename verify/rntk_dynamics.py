@@ -31,7 +31,15 @@ SEED = 11
 
 
 def main(argv=None):
-    args = parser(__doc__).parse_args(argv)
+    p = parser(__doc__)
+    p.add_argument("--replot", action="store_true", help="redraw the figure from the existing JSON")
+    args = p.parse_args(argv)
+    if args.replot:
+        import json
+
+        out = out_dir(args)
+        _plot(json.load(open(out / "rntk_dynamics.json")), out)
+        return 0
     import torch
 
     # small models: a second torch thread only spin-waits against numba or
@@ -108,37 +116,51 @@ def main(argv=None):
     }
     out = out_dir(args)
     write_json(out / "rntk_dynamics.json", result)
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
-    for i, w in enumerate(widths):
-        c = plt.cm.viridis(i / max(1, len(widths) - 1))
-        ax[0].plot(np.mean([r["err_train"] for r in runs[w]], axis=0), color=c, label=f"n = {w}")
-        ax[0].plot(np.mean([r["err_test"] for r in runs[w]], axis=0), "--", color=c)
-    ax[0].set(xlabel="GD step k", ylabel="relative error vs RNTK flow", yscale="log",
-              title="train (solid), test (dashed)")
-    ax[0].legend(fontsize=8)
-    ax[1].plot(widths, mean_tr, "o-", label=f"train, slope {slope_tr:.2f}")
-    ax[1].plot(widths, mean_te, "s-", label=f"test, slope {slope_te:.2f}")
-    ax[1].plot(widths, mean_tr[0] * (np.array(widths) / widths[0]) ** -0.5, "k:", label="n^(-1/2)")
-    ax[1].set(xscale="log", yscale="log", xlabel="width n", ylabel="max over k of relative error",
-              title=f"verdict: {result['verdict']}")
-    ax[1].legend(fontsize=8)
-    w = widths[-1]
-    r0 = runs[w][0]
-    ax[2].plot(r0["err_test"], label=f"n = {w}, seed 0")
-    ax[2].axhline(result["max_euler_gap"], color="grey", ls=":", label="Euler gap (discrete vs flow)")
-    ax[2].set(xlabel="GD step k", ylabel="relative test error", yscale="log", title="widest network")
-    ax[2].legend(fontsize=8)
-    save_figure(fig, out / "rntk_dynamics.png")
+    _plot(result, out)
     print(f"rntk_dynamics: max rel err train {np.round(mean_tr, 4).tolist()} test {np.round(mean_te, 4).tolist()} "
           f"at widths {list(widths)}; slopes {slope_tr:.2f} / {slope_te:.2f}; Euler gap "
           f"{result['max_euler_gap']:.2g}; verdict {result['verdict']}")
     return 0
+
+
+def _plot(result, out):
+    """Draw the figure from the JSON alone (``--replot`` redraws a finished run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    widths = result["config"]["widths"]
+    runs = {int(k): v for k, v in result["runs"].items()}
+    mean_tr = np.array([result["max_rel_err_train"][str(w)] for w in widths])
+    mean_te = np.array([result["max_rel_err_test"][str(w)] for w in widths])
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    for i, w in enumerate(widths):
+        c = plt.cm.viridis(i / max(1, len(widths) - 1))
+        # step 0 is exact by construction (the flow starts from the network's f_0)
+        k = np.arange(1, len(runs[w][0]["err_train"]))
+        ax[0].plot(k, np.mean([r["err_train"][1:] for r in runs[w]], axis=0), color=c, label=f"n = {w}")
+        ax[0].plot(k, np.mean([r["err_test"][1:] for r in runs[w]], axis=0), "--", color=c)
+    ax[0].set(xlabel="GD step k", ylabel="relative error vs RNTK flow", yscale="log",
+              title="train (solid), test (dashed)")
+    ax[0].legend(fontsize=8)
+    ax[1].plot(widths, mean_tr, "o-", label=f"train, slope {result['slope_train']:.2f}")
+    ax[1].plot(widths, mean_te, "s-", label=f"test, slope {result['slope_test']:.2f}")
+    ax[1].plot(widths, mean_tr[0] * (np.array(widths) / widths[0]) ** -0.5, "k:", label="n^(-1/2)")
+    ax[1].set(xscale="log", yscale="log", xlabel="width n", ylabel="max over k of relative error",
+              title=f"verdict: {result['verdict']}")
+    ax[1].set_xticks(widths, [str(w) for w in widths])
+    ax[1].xaxis.set_minor_formatter(NullFormatter())
+    ax[1].legend(fontsize=8)
+    w = widths[-1]
+    k = np.arange(1, len(runs[w][0]["err_test"]))
+    ax[2].plot(k, runs[w][0]["err_test"][1:], label=f"n = {w}, seed 0")
+    ax[2].axhline(result["max_euler_gap"], color="grey", ls=":", label="Euler gap (discrete vs flow)")
+    ax[2].set(xlabel="GD step k", ylabel="relative test error", yscale="log", title="widest network")
+    ax[2].legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, out / "rntk_dynamics.png")
 
 
 if __name__ == "__main__":
