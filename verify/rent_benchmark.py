@@ -77,7 +77,9 @@ def main(argv=None):
     from rntk.rent import RentConfig, SequenceModel, train
     from rntk.rent._tasks import load_task
 
-    torch.set_num_threads(1 if args.quick else max(1, torch.get_num_threads()))
+    # small recurrent models on 2-core machines: a second intra-op thread mostly
+    # spin-waits (measured 40x slower next to another process); GPU runs ignore this
+    torch.set_num_threads(1)
     tier = "quick" if args.quick else (args.tier or "full")
     cfg_t = TIERS[tier]
     out = out_dir(args)
