@@ -16,7 +16,8 @@ from ._recursion import cross_pairs, diagonal, self_variance_table
 __all__ = ["RNTK", "KernelResult"]
 
 Sigma = Union[float, Sequence[float]]
-BACKENDS = ("auto", "numba", "numpy", "reference")
+BACKENDS = ("auto", "numba", "numpy", "reference", "cupy", "cupy-vectorized")
+_GPU = ("cupy", "cupy-vectorized")
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,15 @@ class RNTK:
         Y : same layout as X, optional
             If None, the training Gram of X: exactly symmetric, with the sigma_h
             term on the diagonal only (SPEC §3.1). ``gram(X, X)`` never adds it.
-        backend : {"auto", "numba", "numpy", "reference"}
+        backend : {"auto", "numba", "numpy", "reference", "cupy", "cupy-vectorized"}
             "numba" is the fused parallel CPU kernel (relu/erf); "numpy" the
             vectorised array-namespace path; "reference" the literal per-pair
-            SPEC §2 recursion (slow). "auto" picks "numba" when the activation
-            has a fused form and "numpy" otherwise.
+            SPEC §2 recursion (slow); "cupy" the fused CUDA kernel on an NVIDIA
+            GPU (relu/erf, depth <= 8) and "cupy-vectorized" the array-namespace
+            path on the GPU. "auto" picks "numba" when the activation has a
+            fused form and "numpy" otherwise (never the GPU). With the GPU
+            backends X and Y may be CuPy arrays; the result is then CuPy
+            arrays (numpy inputs give numpy results); mixing the two is an error.
         dtype : {"float64", "float32"}
             Arithmetic and result precision of the pair recursion.
         batch_size : int, optional
@@ -146,9 +151,11 @@ class RNTK:
         KernelResult
             ``ntk`` and ``nngp`` of shape (len(X), len(Y or X)).
         """
-        bx, by = check_pair(X, Y)
         dt = _check_dtype(dtype)
         backend = self._resolve_backend(backend, dt)
+        if backend in _GPU:
+            return self._gram_gpu(X, Y, backend, dt, batch_size)
+        bx, by = check_pair(X, Y)
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
         ):
@@ -198,6 +205,32 @@ class RNTK:
         return KernelResult(ntk, nngp)
 
     # -- implementation ---------------------------------------------------------
+    def _gram_gpu(self, X, Y, backend, dt, batch_size):
+        from ._cupy import cupy_gram, is_cupy_array
+
+        on_gpu = is_cupy_array(X) or (isinstance(X, (list, tuple)) and any(is_cupy_array(a) for a in X))
+        if Y is not None:
+            y_gpu = is_cupy_array(Y) or (isinstance(Y, (list, tuple)) and any(is_cupy_array(a) for a in Y))
+            if y_gpu != on_gpu:
+                raise ValueError("X and Y live in different array namespaces (one CuPy, one not); pass both "
+                                 "as CuPy arrays or both as host arrays")
+
+        def host(A):
+            if A is None:
+                return None
+            if isinstance(A, (list, tuple)):
+                return [a.get() if is_cupy_array(a) else a for a in A]
+            return A.get() if is_cupy_array(A) else A
+
+        bx, by = check_pair(host(X), host(Y))  # validation on the host: NaN layout, shapes
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        ntk, nngp = cupy_gram(self, bx, by, dt, fused=backend == "cupy", tile=batch_size or 8192)
+        if not on_gpu:
+            ntk, nngp = ntk.get(), nngp.get()
+        return KernelResult(ntk, nngp)
+
     def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
@@ -215,6 +248,17 @@ class RNTK:
                 f"backend='numba' supports the 'relu' and 'erf' activations only, not "
                 f"{self._dual.name!r}; use backend='numpy'"
             )
+        if backend in _GPU:
+            try:
+                import cupy
+
+                cupy.cuda.runtime.getDeviceCount()
+            except Exception as e:  # noqa: BLE001 - any failure means no usable GPU
+                raise ValueError(f"backend={backend!r} needs CuPy and an NVIDIA GPU ({type(e).__name__}: {e}); "
+                                 "install rntk[gpu] on a GPU machine or use backend='numba'") from e
+            if backend == "cupy" and not fused_ok:
+                raise ValueError(f"backend='cupy' supports the 'relu' and 'erf' activations only, not "
+                                 f"{self._dual.name!r}; use backend='cupy-vectorized'")
         if backend == "reference" and dt != np.float64:
             raise ValueError("the reference backend computes in float64 only")
         return backend

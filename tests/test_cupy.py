@@ -1,0 +1,162 @@
+"""The GPU backends: the CUDA arithmetic checked on the CPU (nvcc), and GPU tests.
+
+The per-pair CUDA function is ``__host__ __device__``; compiling the same
+source for the host with nvcc lets the CPU check every line of the kernel's
+arithmetic against the float64 reference even on machines without a GPU
+(skipped when nvcc is absent). The tests marked ``gpu`` need CuPy and an
+NVIDIA device and skip cleanly otherwise.
+"""
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from strategies import rntk_cases
+
+from rntk import RNTK
+from rntk._validation import check_sequences
+from rntk.kernels._activations import relu_snap
+from rntk.kernels._cuda_source import MAX_LAYERS, host_harness
+from rntk.kernels._recursion import self_variance_table
+from rntk.testing import assert_close_matrices, scaled_max_error
+
+# the same tolerances (and reasons) as tests/test_rntk.py
+TOL = {"float64": 1e-10, "float32": 1e-5}
+TOL_DEGENERATE = {"float64": 1e-9, "float32": 1e-3}
+
+
+def _has_gpu():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+gpu = pytest.mark.skipif(not _has_gpu(), reason="needs CuPy and an NVIDIA GPU")
+
+
+@pytest.fixture(scope="module")
+def host_lib(tmp_path_factory):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc not found: the CUDA source cannot be compiled for the host here")
+    d = tmp_path_factory.mktemp("cuda_host")
+    (d / "h.cu").write_text(host_harness())
+    subprocess.run([nvcc, "-x", "cu", "-O2", "-shared", "-Xcompiler", "-fPIC", "-o", str(d / "h.so"),
+                    str(d / "h.cu")], check=True, capture_output=True)
+    return ctypes.CDLL(str(d / "h.so"))
+
+
+def _tables(k, b, W, dt):
+    XR = b.right_aligned(W)
+    start = W - b.lengths
+    S = self_variance_table(XR, start, k)
+    xT = np.ascontiguousarray(XR.transpose(1, 2, 0), dtype=dt)
+    return xT, np.ascontiguousarray(start, dtype=np.int32), np.ascontiguousarray(S, dtype=dt)
+
+
+def _host_cross(lib, k, X, Y, dtype):
+    """Every pair (i, j) of X x Y through the CUDA function compiled for the host."""
+    dt = np.dtype(dtype)
+    bx, by = check_sequences(X), check_sequences(Y)
+    W = int(max(bx.lengths.max(), by.lengths.max()))
+    xT, sx, Sx = _tables(k, bx, W, dt)
+    yT, sy, Sy = _tables(k, by, W, dt)
+    nx, ny = len(bx), len(by)
+    ip, jp = (np.ascontiguousarray(a.ravel(), dtype=np.int32) for a in np.meshgrid(np.arange(nx), np.arange(ny),
+                                                                                     indexing="ij"))
+    sw2, su2, sb2, _ = (np.ascontiguousarray(v, dtype=dt) for v in k._squares())
+    ntk, nngp = np.empty(nx * ny, dtype=dt), np.empty(nx * ny, dtype=dt)
+    ct = ctypes.c_double if dt == np.float64 else ctypes.c_float
+    fn = lib.rntk_pairs_f64 if dt == np.float64 else lib.rntk_pairs_f32
+    P = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
+    I = ctypes.c_int  # noqa: E741
+    fn(I(len(ip)), P(ip), P(jp), I(k.n_layers), P(xT), P(sx), P(Sx), I(nx), P(yT), P(sy), P(Sy), I(ny),
+       I(W), I(bx.n_features), P(sw2), P(su2), P(sb2), ct(k.sigma_v**2),
+       I(0 if k.activation == "relu" else 1), ct(relu_snap(dt)), P(ntk), P(nngp))
+    return ntk.reshape(nx, ny), nngp.reshape(nx, ny)
+
+
+@settings(max_examples=40)
+@given(rntk_cases())
+def test_cuda_pair_arithmetic_on_the_host_matches_the_reference(host_lib, case):
+    k, X, Y = case
+    ref = k.gram(X, Y, backend="reference")
+    dx, dy = k.diag(X), k.diag(Y)
+    tol = TOL_DEGENERATE if 0.0 in k.sigma_u else TOL
+    t, g = _host_cross(host_lib, k, X, Y, "float64")
+    assert_close_matrices(t, ref.ntk, tol["float64"], "cuda-host/f64/ntk")
+    assert_close_matrices(g, ref.nngp, tol["float64"], "cuda-host/f64/nngp")
+    if np.abs(np.diag(k.gram(X, backend="reference").ntk)).min() >= 1e-19:  # see test_rntk: f32 underflow
+        t32, g32 = _host_cross(host_lib, k, X, Y, "float32")
+        assert scaled_max_error(t32, ref.ntk, dx.ntk, dy.ntk) <= tol["float32"]
+        assert scaled_max_error(g32, ref.nngp, dx.nngp, dy.nngp) <= tol["float32"]
+
+
+def test_cuda_host_harness_covers_every_supported_depth(host_lib, rng):
+    X = [rng.normal(size=(t, 2)) for t in (4, 7)]
+    Y = [rng.normal(size=(5, 2))]
+    for L in (1, MAX_LAYERS):
+        k = RNTK(n_layers=L, sigma_b=0.1)
+        t, _ = _host_cross(host_lib, k, X, Y, "float64")
+        assert_close_matrices(t, k.gram(X, Y, backend="reference").ntk, 1e-10, f"L={L}")
+
+
+def test_gpu_backend_without_a_gpu_names_the_problem():
+    if _has_gpu():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="needs CuPy and an NVIDIA GPU"):
+        RNTK().gram(np.ones((3, 4)), backend="cupy")
+
+
+# -- on a GPU ----------------------------------------------------------------------
+@gpu
+@pytest.mark.gpu
+@settings(max_examples=30)
+@given(rntk_cases())
+def test_gpu_backends_match_the_reference(case):
+    k, X, Y = case
+    tol = TOL_DEGENERATE if 0.0 in k.sigma_u else TOL
+    ref_sym, ref_xy = k.gram(X, backend="reference"), k.gram(X, Y, backend="reference")
+    dx, dy = k.diag(X), k.diag(Y)
+    for backend in ("cupy", "cupy-vectorized"):
+        for dtype in ("float64", "float32"):
+            if dtype == "float32" and np.abs(np.diag(ref_sym.ntk)).min() < 1e-19:
+                continue
+            got, got_xy = k.gram(X, backend=backend, dtype=dtype), k.gram(X, Y, backend=backend, dtype=dtype)
+            assert isinstance(got.ntk, np.ndarray)  # numpy in, numpy out
+            np.testing.assert_array_equal(got.ntk, got.ntk.T)
+            for name in ("ntk", "nngp"):
+                assert_close_matrices(getattr(got, name), getattr(ref_sym, name), tol[dtype], f"{backend}/{dtype}")
+                err = scaled_max_error(getattr(got_xy, name), getattr(ref_xy, name), getattr(dx, name),
+                                       getattr(dy, name))
+                assert err <= tol[dtype], f"{backend}/{dtype}/{name} (X, Y): {err:.2e}"
+
+
+@gpu
+@pytest.mark.gpu
+def test_gpu_namespaces(rng):
+    import cupy as cp
+
+    X = rng.normal(size=(6, 9, 2))
+    Xg = cp.asarray(X)
+    k = RNTK(sigma_b=0.1)
+    out = k.gram(Xg, backend="cupy")
+    assert isinstance(out.ntk, cp.ndarray)
+    np.testing.assert_allclose(out.ntk.get(), k.gram(X, backend="numba").ntk, rtol=1e-10)
+    with pytest.raises(ValueError, match="different array namespaces"):
+        k.gram(Xg, X, backend="cupy")
+
+
+@gpu
+@pytest.mark.gpu
+def test_gpu_tiles_equal_untiled(rng):
+    X = rng.normal(size=(37, 8))
+    k = RNTK()
+    a = k.gram(X, backend="cupy")
+    b = k.gram(X, backend="cupy", batch_size=10)
+    np.testing.assert_array_equal(a.ntk, b.ntk)
