@@ -101,7 +101,8 @@ def main(argv=None):
         for method in METHODS:
             per[method] = []
             for seed in range(cfg_t["seeds"]):
-                cfg = RentConfig(method=method, task=task.task, epochs=cfg_t["epochs"], seed=seed, **sch)
+                cfg = RentConfig(method=method, task=task.task, epochs=cfg_t["epochs"], seed=seed,
+                                 measure_amplification=method in ("rent-b", "rent-s"), **sch)
                 torch.manual_seed(seed)
                 model = SequenceModel("elman", task.input_dim, hidden, 2, task.out_dim, level=task.level)
                 t0 = time.perf_counter()
@@ -132,6 +133,11 @@ def main(argv=None):
                 "test_best_val": float(np.mean(test)),
                 "backward_samples": float(np.mean([h["totals"]["backward_samples"] for h in hs])),
             }
+            amp = [r["grad_amplification"] for h in hs for r in h["epochs"] if "grad_amplification" in r]
+            if amp:  # ratio >= 1.2 at >= 80 % of triggers
+                summary[name]["methods"][method]["grad_amplification"] = {
+                    "median": float(np.median(amp)), "fraction_ge_1.2": float(np.mean(np.array(amp) >= 1.2)),
+                    "n_triggers": len(amp)}
         m = summary[name]["methods"]
         for method in ("rent-b", "rent-s"):
             a, f, r = m[method]["time_to_target_s"], m["full"]["time_to_target_s"], m[TWIN[method]]["time_to_target_s"]

@@ -40,7 +40,7 @@ from ._selection import (
 __all__ = ["RentConfig", "SequenceData", "train"]
 
 METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s")
-_PURPOSE = {"partition": 0, "twin": 1, "order": 2}
+_PURPOSE = {"partition": 0, "twin": 1, "order": 2, "amplification": 3}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class RentConfig:
     length_norm: str = "mean"  # element-level score normalisation
     clip_norm: float | None = None
     budget: int | None = None  # budget-full: backward samples (default: sum_e r_e N of the schedule)
+    measure_amplification: bool = False  # R-5: gradient norm of the selection vs random subsets
     seed: int = 0
 
     def __post_init__(self):
@@ -225,16 +226,22 @@ def _tv_drift(labels, ids):
     return float(0.5 * np.abs(sub / max(1, sub.sum()) - full / full.sum()).sum())
 
 
+def _partition(cfg, epoch, n, labels):
+    parts = partition(n, cfg.batch_size, _rng(cfg.seed, epoch, "partition"))
+    if cfg.stratified:
+        # refine each batch by class, groups ordered class by class: the
+        # error-diffused quotas then give every class within 1 of its share
+        parts = [b[labels[b] == c] for c in np.unique(labels) for b in parts if (labels[b] == c).any()]
+    return parts
+
+
 def _select(cfg, epoch, r, scores_fn, n, labels):
     """The kept subset after a trigger: ("batches", list of id arrays) or ("ids", ids)."""
     parts = partition(n, cfg.batch_size, _rng(cfg.seed, epoch, "partition"))
     m = cfg.method
     if r >= 1.0:
         return ("batches", parts) if m in ("rent-b", "random-b") else ("ids", np.arange(n)), False
-    if cfg.stratified:
-        # refine each batch by class, groups ordered class by class: the
-        # error-diffused quotas then give every class within 1 of its share
-        parts = [b[labels[b] == c] for c in np.unique(labels) for b in parts if (labels[b] == c).any()]
+    parts = _partition(cfg, epoch, n, labels)
     if m == "rent-b":
         kept = select_batches(scores_fn(), parts, r)
         return ("batches", [parts[i] for i in kept]), True
@@ -254,6 +261,36 @@ def _select(cfg, epoch, r, scores_fn, n, labels):
             return ("ids", np.sort(np.concatenate(keep))), True
         return ("ids", select_global(scores_fn(), r)), True
     raise AssertionError(m)  # pragma: no cover - full methods never select
+
+
+def _mean_grad_norm(model, batcher, ids, cfg, classification, element):
+    """||grad of the mean training loss over ``ids``|| (chunks weighted by size)."""
+    model.zero_grad(set_to_none=True)
+    for i in range(0, len(ids), max(256, cfg.batch_size)):
+        chunk = ids[i : i + max(256, cfg.batch_size)]
+        x, lengths, y = batcher.get(chunk)
+        (_loss(model(x, lengths), y, lengths, classification, element) * (len(chunk) / len(ids))).backward()
+    sq = sum(float((p.grad.double() ** 2).sum()) for p in model.parameters() if p.grad is not None)
+    model.zero_grad(set_to_none=True)
+    return sq**0.5
+
+
+def _amplification(cfg, epoch, r, subset, model, batcher, n, labels, classification, element, n_random=5):
+    """R-5: ||mean grad over the selection|| / mean of the same for random subsets
+    of equal size drawn from the same partition (the random twin's rule)."""
+    kind, val = subset
+    sel = np.sort(np.concatenate(val)) if kind == "batches" else val
+    parts = _partition(cfg, epoch, n, labels)
+    rng = _rng(cfg.seed, epoch, "amplification")
+    g_sel = _mean_grad_norm(model, batcher, sel, cfg, classification, element)
+    rand = []
+    for _ in range(n_random):
+        if kind == "batches":
+            ids = np.sort(np.concatenate([parts[i] for i in random_batches(parts, r, rng)]))
+        else:
+            ids = random_sequences(parts, r, rng)
+        rand.append(_mean_grad_norm(model, batcher, ids, cfg, classification, element))
+    return g_sel / float(np.mean(rand)), g_sel, rand
 
 
 def _epoch_batches(cfg, epoch, subset):
@@ -299,7 +336,11 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         out_dir.mkdir(parents=True, exist_ok=True)
     if resume and ckpt is not None and ckpt.exists():
         saved = torch.load(ckpt, map_location=device, weights_only=False)
-        if saved["history"]["config"] != asdict(cfg):
+        def same(a, b):  # measurement-only switches do not change the training
+            drop = {"measure_amplification"}
+            return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+
+        if not same(saved["history"]["config"], asdict(cfg)):
             raise ValueError(f"{ckpt} belongs to a run with another configuration; use another out_dir "
                              "or resume=False")
         model.load_state_dict(saved["model"])
@@ -337,6 +378,13 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
             rec.update(triggered=True, scored=bool(scored), n_selected=int(len(ids)))
             if labels is not None:
                 rec["class_mix_tv"] = _tv_drift(labels, ids)
+            if cfg.measure_amplification and scored and cfg.method in ("rent-b", "rent-s"):
+                # a measurement, not part of the method: kept out of the timers
+                tm = time.perf_counter()
+                ratio, g_sel, g_rand = _amplification(cfg, e, r, state["subset"], model, tb, n, labels,
+                                                      classification, element)
+                rec.update(grad_amplification=ratio, grad_norm_selected=g_sel, grad_norm_random=g_rand)
+                t0 += time.perf_counter() - tm
         if device.type == "cuda":
             torch.cuda.synchronize()
         t1 = time.perf_counter()
