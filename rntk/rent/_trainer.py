@@ -39,7 +39,8 @@ from ._selection import (
 
 __all__ = ["RentConfig", "SequenceData", "train"]
 
-METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s")
+METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop")
+SB_HISTORY = 1024  # losses remembered by Selective-Backprop's percentile
 _PURPOSE = {"partition": 0, "twin": 1, "order": 2, "amplification": 3}
 
 
@@ -172,6 +173,21 @@ def _loss(out, y, lengths, classification, element):
     if classification:
         return torch.nn.functional.cross_entropy(out[mask], y[mask])
     return torch.nn.functional.mse_loss(out[mask].reshape(y[mask].shape), y[mask])
+
+
+def _per_sample_loss(out, y, lengths, classification, element):
+    """The training loss of every sample of a batch (element level: mean over its valid steps)."""
+    F = torch.nn.functional
+    if not element:
+        if classification:
+            return F.cross_entropy(out, y, reduction="none")
+        return ((out.reshape(y.shape) - y) ** 2).reshape(len(y), -1).mean(dim=1)
+    mask = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths.to(out.device)[:, None])
+    if classification:
+        tok = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="none").reshape(y.shape)
+    else:
+        tok = ((out.reshape(y.shape) - y) ** 2).reshape(y.shape[0], y.shape[1], -1).mean(dim=2)
+    return (tok * mask).sum(dim=1) / mask.sum(dim=1)
 
 
 def _outputs(model, batcher, ids, batch_size):
@@ -363,7 +379,7 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         r = float(ratios[e])
         rec = {"epoch": e, "ratio": r, "triggered": False}
         t0 = time.perf_counter()
-        if cfg.method in ("full", "budget-full"):
+        if cfg.method in ("full", "budget-full", "selective-backprop"):
             state["subset"] = ("ids", np.arange(n))
         elif e in triggers or state["subset"] is None:
             def score_all():
@@ -390,12 +406,32 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         t1 = time.perf_counter()
         model.train()
         n_back = 0
+        sb_select = 0.0
         for ids in _epoch_batches(cfg, e, state["subset"]):
             if budget is not None:
                 left = budget - tot["backward_samples"]
                 if left <= 0:
                     break
                 ids = ids[:left]
+            if cfg.method == "selective-backprop":
+                # Jiang et al. 2019: forward the batch, backpropagate the samples
+                # whose loss percentile (against recent losses) is in the top r(e)
+                ts = time.perf_counter()
+                x, lengths, y = tb.get(ids)
+                model.eval()
+                with torch.no_grad():
+                    per = _per_sample_loss(model(x, lengths), y, lengths, classification, element).cpu().numpy()
+                model.train()
+                hist_l = state.setdefault("sb_losses", [])
+                ref = np.array(hist_l + per.tolist())
+                pct = np.searchsorted(np.sort(ref), per, side="right") / len(ref)
+                keep = pct >= 1.0 - r
+                if not keep.any():
+                    keep[np.argmax(per)] = True
+                state["sb_losses"] = (hist_l + per.tolist())[-SB_HISTORY:]
+                tot["forward_samples"] += len(ids)
+                ids = ids[keep]
+                sb_select += time.perf_counter() - ts
             x, lengths, y = tb.get(ids)
             opt.zero_grad(set_to_none=True)
             loss = _loss(model(x, lengths), y, lengths, classification, element)
@@ -413,8 +449,8 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         t2 = time.perf_counter()
         vm = _metrics(cfg, _outputs(model, vb, np.arange(len(val_data)), 256), val_data)
         t3 = time.perf_counter()
-        tot["select_s"] += t1 - t0
-        tot["train_s"] += t2 - t1
+        tot["select_s"] += t1 - t0 + sb_select
+        tot["train_s"] += t2 - t1 - sb_select
         tot["val_s"] += t3 - t2
         rec.update(trained_samples=n_back, val=vm, select_s=tot["select_s"], train_s=tot["train_s"],
                    val_s=tot["val_s"], forward_samples=tot["forward_samples"],
