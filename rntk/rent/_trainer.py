@@ -28,6 +28,7 @@ import torch
 from ._schedules import ratio_schedule, trigger_epochs
 from ._scores import classification_scores, element_scores, regression_scores
 from ._selection import (
+    n_selected,
     partition,
     quotas,
     random_batches,
@@ -39,7 +40,7 @@ from ._selection import (
 
 __all__ = ["RentConfig", "SequenceData", "train"]
 
-METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop")
+METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop", "obs")
 SB_HISTORY = 1024  # losses remembered by Selective-Backprop's percentile
 _PURPOSE = {"partition": 0, "twin": 1, "order": 2, "amplification": 3}
 
@@ -65,6 +66,8 @@ class RentConfig:
     clip_norm: float | None = None
     budget: int | None = None  # budget-full: backward samples (default: sum_e r_e N of the schedule)
     measure_amplification: bool = False  # R-5: gradient norm of the selection vs random subsets
+    obs_refresh: int = 5  # OBS: epochs between full passes that refresh the stale losses
+    obs_pressure: tuple = (100.0, 1.0)  # OBS: selection pressure s_e, first and last epoch (geometric)
     seed: int = 0
 
     def __post_init__(self):
@@ -78,6 +81,10 @@ class RentConfig:
             raise ValueError("stratified selection applies to sequence-level selection (rent-s, random-s, global)")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if isinstance(self.obs_refresh, bool) or not isinstance(self.obs_refresh, int) or self.obs_refresh < 1:
+            raise ValueError(f"obs_refresh must be a positive integer, got {self.obs_refresh!r}")
+        if len(self.obs_pressure) != 2 or min(self.obs_pressure) <= 0:
+            raise ValueError(f"obs_pressure must be two selection pressures > 0, got {self.obs_pressure!r}")
         # schedules validate their own arguments
         self.ratios()
         self.triggers()
@@ -309,6 +316,37 @@ def _amplification(cfg, epoch, r, subset, model, batcher, n, labels, classificat
     return g_sel / float(np.mean(rand)), g_sel, rand
 
 
+def _obs_draw(cfg, epoch, r, state, model, batcher, n, classification, element, tot):
+    """Online Batch Selection (Loshchilov & Hutter 2015): this epoch's ceil(r N) samples.
+
+    Samples are ranked by their latest known loss (a full no-grad pass every
+    ``obs_refresh`` epochs, otherwise the loss seen when last trained on) and
+    drawn without replacement with probability proportional to
+    exp(-log(s_e) rank / N), s_e falling geometrically from obs_pressure[0]
+    to obs_pressure[1]; the budget ceil(r_e N) matches ReNT's backward count.
+    """
+    if "obs_loss" not in state or epoch % cfg.obs_refresh == 0:
+        losses = []
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, n, max(256, cfg.batch_size)):
+                ids = np.arange(i, min(n, i + max(256, cfg.batch_size)))
+                x, lengths, y = batcher.get(ids)
+                losses.append(_per_sample_loss(model(x, lengths), y, lengths, classification, element).cpu().numpy())
+        model.train()
+        state["obs_loss"] = np.concatenate(losses)
+        tot["forward_samples"] += n
+    s0, s1 = cfg.obs_pressure
+    frac = epoch / max(1, cfg.epochs - 1)
+    s_e = s0 * (s1 / s0) ** frac
+    rank = np.empty(n)
+    rank[np.argsort(-state["obs_loss"], kind="stable")] = np.arange(n)
+    w = np.exp(-np.log(s_e) * rank / n)
+    k = n_selected(r, n)
+    ids = _rng(cfg.seed, epoch, "twin").choice(n, size=k, replace=False, p=w / w.sum())
+    return ("ids", np.sort(ids))
+
+
 def _epoch_batches(cfg, epoch, subset):
     rng = _rng(cfg.seed, epoch, "order")
     kind, val = subset
@@ -381,6 +419,9 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         t0 = time.perf_counter()
         if cfg.method in ("full", "budget-full", "selective-backprop"):
             state["subset"] = ("ids", np.arange(n))
+        elif cfg.method == "obs":
+            state["subset"] = _obs_draw(cfg, e, r, state, model, tb, n, classification, element, tot)
+            rec.update(n_selected=int(len(state["subset"][1])))
         elif e in triggers or state["subset"] is None:
             def score_all():
                 out = _outputs(model, tb, np.arange(n), max(256, cfg.batch_size))
@@ -434,7 +475,11 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
                 sb_select += time.perf_counter() - ts
             x, lengths, y = tb.get(ids)
             opt.zero_grad(set_to_none=True)
-            loss = _loss(model(x, lengths), y, lengths, classification, element)
+            out = model(x, lengths)
+            if cfg.method == "obs":
+                state["obs_loss"][np.asarray(ids)] = _per_sample_loss(out.detach(), y, lengths, classification,
+                                                                      element).cpu().numpy()
+            loss = _loss(out, y, lengths, classification, element)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the training loss became {loss.item()} at epoch {e}")
             loss.backward()
