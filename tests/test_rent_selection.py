@@ -230,3 +230,12 @@ def test_element_scores_ignore_padding():
     p = np.exp(P[0, :3]) / np.exp(P[0, :3]).sum(-1, keepdims=True)
     onehot = np.eye(3)[Y[0, :3]]
     assert base[0] == pytest.approx(np.sqrt(((p - onehot) ** 2).sum()) / 3, rel=1e-12)
+
+
+def test_selection_logic_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, rntk.rent; rntk.rent.partition(5, 2, 0); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
