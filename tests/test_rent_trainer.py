@@ -213,3 +213,13 @@ def test_obs_prefers_high_loss_samples_and_keeps_the_budget(rng):
                                       False, {})[1] for s in range(50)])
     top = set(np.argsort(-loss)[:12].tolist())
     assert np.mean([d in top for d in draws]) > 0.8
+
+
+def test_rho_loss_trains_on_the_pool_only_and_counts_the_il_model(rng):
+    tr, va = _regression(rng, n=80), _regression(rng, n=8)
+    cfg = RentConfig(method="rho-loss", epochs=2, batch_size=4, ratio="constant", r0=0.5, rho_il_epochs=2)
+    hist = train(_model(10), tr, va, cfg, device="cpu")
+    # pool = 72 samples (8 held out); budget ceil(0.5 * 72) = 36 per epoch, in groups of 40 candidates
+    assert [e["trained_samples"] for e in hist["epochs"]] == [36, 36]
+    # the IL model's 2 epochs over the 8 held-out samples count as backward passes too
+    assert hist["totals"]["backward_samples"] == 72 + 2 * 8

@@ -29,7 +29,7 @@ import numpy as np
 
 from _common import out_dir, parser, save_figure, write_json
 
-METHODS = ("full", "budget-full", "rent-b", "random-b", "rent-s", "random-s", "selective-backprop", "obs")
+METHODS = ("full", "budget-full", "rent-b", "random-b", "rent-s", "random-s", "selective-backprop", "obs", "rho-loss")
 TWIN = {"rent-b": "random-b", "rent-s": "random-s"}
 TIERS = {
     "quick": dict(tasks=("narma10", "regime-tagging"), max_train=96, max_eval=128, epochs=4, seeds=1, hidden=16),

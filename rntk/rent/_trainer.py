@@ -40,7 +40,7 @@ from ._selection import (
 
 __all__ = ["RentConfig", "SequenceData", "train"]
 
-METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop", "obs")
+METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop", "obs", "rho-loss")
 SB_HISTORY = 1024  # losses remembered by Selective-Backprop's percentile
 _PURPOSE = {"partition": 0, "twin": 1, "order": 2, "amplification": 3}
 
@@ -68,6 +68,9 @@ class RentConfig:
     measure_amplification: bool = False  # R-5: gradient norm of the selection vs random subsets
     obs_refresh: int = 5  # OBS: epochs between full passes that refresh the stale losses
     obs_pressure: tuple = (100.0, 1.0)  # OBS: selection pressure s_e, first and last epoch (geometric)
+    rho_holdout: float = 0.1  # RHO-LOSS: fraction of train held out for the irreducible-loss model
+    rho_il_epochs: int = 10  # RHO-LOSS: epochs of the irreducible-loss model (its time counts)
+    rho_candidates: int = 10  # RHO-LOSS: candidates per kept sample (n_B = 10 b)
     seed: int = 0
 
     def __post_init__(self):
@@ -85,6 +88,12 @@ class RentConfig:
             raise ValueError(f"obs_refresh must be a positive integer, got {self.obs_refresh!r}")
         if len(self.obs_pressure) != 2 or min(self.obs_pressure) <= 0:
             raise ValueError(f"obs_pressure must be two selection pressures > 0, got {self.obs_pressure!r}")
+        if not 0 < self.rho_holdout < 1:
+            raise ValueError(f"rho_holdout must be a fraction in (0, 1), got {self.rho_holdout!r}")
+        for name in ("rho_il_epochs", "rho_candidates"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
         # schedules validate their own arguments
         self.ratios()
         self.triggers()
@@ -316,6 +325,70 @@ def _amplification(cfg, epoch, r, subset, model, batcher, n, labels, classificat
     return g_sel / float(np.mean(rand)), g_sel, rand
 
 
+def _rho_setup(cfg, model, data, batcher, device, classification, element, tot):
+    """RHO-LOSS's irreducible-loss (IL) model: a fresh copy of the architecture
+    trained on a held-out ``rho_holdout`` of the training set; returns the
+    training pool (the rest) and the IL loss of every training sample."""
+    n = len(data)
+    rng = _rng(cfg.seed, 0, "twin")
+    perm = rng.permutation(n)
+    n_hold = max(1, int(round(cfg.rho_holdout * n)))
+    hold, pool = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
+    il = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed + 7919)
+        for mod in il.modules():
+            if mod is not il and hasattr(mod, "reset_parameters"):
+                mod.reset_parameters()
+    opt = torch.optim.Adam(il.parameters(), lr=cfg.lr)
+    il.train()
+    for ep in range(cfg.rho_il_epochs):
+        order = _rng(cfg.seed, ep, "order").permutation(hold)
+        for i in range(0, len(order), cfg.batch_size):
+            ids = order[i : i + cfg.batch_size]
+            x, lengths, y = batcher.get(ids)
+            opt.zero_grad(set_to_none=True)
+            _loss(il(x, lengths), y, lengths, classification, element).backward()
+            opt.step()
+            tot["forward_samples"] += len(ids)
+            tot["backward_samples"] += len(ids)
+    il.eval()
+    losses = []
+    with torch.no_grad():
+        for i in range(0, n, max(256, cfg.batch_size)):
+            ids = np.arange(i, min(n, i + max(256, cfg.batch_size)))
+            x, lengths, y = batcher.get(ids)
+            losses.append(_per_sample_loss(il(x, lengths), y, lengths, classification, element).cpu().numpy())
+    tot["forward_samples"] += n
+    return pool, np.concatenate(losses)
+
+
+def _rho_draw(cfg, epoch, r, state, model, batcher, classification, element, tot):
+    """This epoch's ceil(r |pool|) samples: from each candidate group of
+    rho_candidates x batch_size pool samples (passes over the shuffled pool),
+    the batch_size with the largest reducible loss (current training loss -
+    IL loss), until the budget is reached."""
+    pool, il = state["rho_pool"], state["rho_il"]
+    budget = n_selected(r, len(pool))
+    rng = _rng(cfg.seed, epoch, "twin")
+    group = min(cfg.rho_candidates * cfg.batch_size, len(pool))
+    keep, kept, order = [], 0, np.zeros(0, dtype=np.int64)
+    model.eval()
+    with torch.no_grad():
+        while kept < budget:
+            if len(order) < group:  # a fresh pass over the pool (a sample may be kept twice in an epoch)
+                order = np.concatenate([order, rng.permutation(pool)])
+            cand, order = order[:group], order[group:]
+            x, lengths, y = batcher.get(cand)
+            cur = _per_sample_loss(model(x, lengths), y, lengths, classification, element).cpu().numpy()
+            tot["forward_samples"] += len(cand)
+            take = min(cfg.batch_size, budget - kept)
+            keep.append(cand[np.argsort(-(cur - il[cand]), kind="stable")[:take]])
+            kept += take
+    model.train()
+    return ("ids", np.sort(np.concatenate(keep)))
+
+
 def _obs_draw(cfg, epoch, r, state, model, batcher, n, classification, element, tot):
     """Online Batch Selection (Loshchilov & Hutter 2015): this epoch's ceil(r N) samples.
 
@@ -419,6 +492,12 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         t0 = time.perf_counter()
         if cfg.method in ("full", "budget-full", "selective-backprop"):
             state["subset"] = ("ids", np.arange(n))
+        elif cfg.method == "rho-loss":
+            if "rho_il" not in state:
+                state["rho_pool"], state["rho_il"] = _rho_setup(cfg, model, train_data, tb, device, classification,
+                                                                element, tot)
+            state["subset"] = _rho_draw(cfg, e, r, state, model, tb, classification, element, tot)
+            rec.update(n_selected=int(len(state["subset"][1])))
         elif cfg.method == "obs":
             state["subset"] = _obs_draw(cfg, e, r, state, model, tb, n, classification, element, tot)
             rec.update(n_selected=int(len(state["subset"][1])))
