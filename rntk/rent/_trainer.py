@@ -463,9 +463,17 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         out_dir.mkdir(parents=True, exist_ok=True)
     if resume and ckpt is not None and ckpt.exists():
         saved = torch.load(ckpt, map_location=device, weights_only=False)
-        def same(a, b):  # measurement-only switches do not change the training
-            drop = {"measure_amplification"}
-            return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+        def same(saved_cfg, cur):
+            """Equal configurations; measurement-only switches do not count, and a
+            field added after the checkpoint was written must hold its default."""
+            defaults = asdict(RentConfig())
+            for k, v in cur.items():
+                if k == "measure_amplification":
+                    continue
+                want = saved_cfg[k] if k in saved_cfg else defaults[k]
+                if (list(want) if isinstance(want, tuple) else want) != (list(v) if isinstance(v, tuple) else v):
+                    return False
+            return True
 
         if not same(saved["history"]["config"], asdict(cfg)):
             raise ValueError(f"{ckpt} belongs to a run with another configuration; use another out_dir "
