@@ -8,10 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as `python3 verify/x.py`, Python puts verify/ (not the checkout) first on
+# sys.path, so `import rntk` found whichever checkout is pip-installed; a
+# verify script must check the code of its own checkout.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
