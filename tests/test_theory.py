@@ -174,7 +174,7 @@ def test_projection_properties(m, d, radius, scale, seed):
     A0 = rng.standard_normal(shape)
     A = A0 + scale * rng.standard_normal(shape)
     P = th.project_max_norm(A, A0, radius)
-    rows = lambda Z: (Z - A0).reshape(m, -1)  # noqa: E731
+    rows = lambda Z: (Z - A0).reshape(m, -1)
     # maps into the set
     assert np.all(np.linalg.norm(rows(P), axis=1) <= radius * (1 + 1e-12) + 1e-15)
     # idempotent

@@ -20,27 +20,27 @@ from ._diagonal import (
 )
 from ._gates import cell_step, controlled_cell, gate_transport
 from ._stable import detection_curves, symmetric_stable, threshold_crossing
-from ._torch_diagonal import diagonal_rnn_torch, autograd_ntk
+from ._torch_diagonal import autograd_ntk, diagonal_rnn_torch
 
 __all__ = [
     "DiagonalRNN",
     "GDResult",
-    "symmetric_init",
-    "sensitivities",
+    "autograd_ntk",
+    "cell_step",
+    "controlled_cell",
+    "detection_curves",
+    "diagonal_rnn_torch",
     "empirical_ntk_diagonal",
+    "gate_transport",
     "limiting_kernel",
-    "project_max_norm",
-    "risk_and_gradient",
-    "train_gd",
-    "transport_target",
     "mu0",
     "mu1",
+    "project_max_norm",
+    "risk_and_gradient",
+    "sensitivities",
+    "symmetric_init",
     "symmetric_stable",
-    "detection_curves",
     "threshold_crossing",
-    "controlled_cell",
-    "cell_step",
-    "gate_transport",
-    "diagonal_rnn_torch",
-    "autograd_ntk",
+    "train_gd",
+    "transport_target",
 ]

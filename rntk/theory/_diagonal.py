@@ -22,16 +22,16 @@ import numpy as np
 
 __all__ = [
     "DiagonalRNN",
-    "symmetric_init",
-    "sensitivities",
+    "GDResult",
     "empirical_ntk_diagonal",
     "limiting_kernel",
-    "project_max_norm",
-    "train_gd",
-    "GDResult",
-    "risk_and_gradient",
     "mu0",
     "mu1",
+    "project_max_norm",
+    "risk_and_gradient",
+    "sensitivities",
+    "symmetric_init",
+    "train_gd",
     "transport_target",
 ]
 
@@ -211,24 +211,35 @@ def _closed_form_features(w0, u0, X, gain, start):
     """A = sum_{k>=start}^{t-1} w^k X_{t-k-1} P_k and B = same with h_{t-k-1}, t = T.
 
     P_k = prod_{s=0}^{k} I_{t-s-1}. The explicit double sum of Proposition 2
-    factorises as <A, A'> + B B'. Shapes: A (M, n, d), B (M, n).
+    factorises as <A, A'> + B B'. Shapes: A (M, n, d), B (M, n). ``start`` may
+    be a tuple of starts; then a list of (A, B) pairs is returned, one per start.
     """
+    starts = tuple(start) if isinstance(start, (tuple, list)) else (start,)
     n, T, d = X.shape
-    H = _states(w0, u0, X, gain)  # (T+1, n, M)
-    pre = gain * (w0 * H[:-1] + _project(X, u0))  # pre[s] makes H[s+1]
-    Ider = gain * (1.0 - np.tanh(pre) ** 2)  # I_s, s = 0 .. T-1
+    M = w0.shape[0]
+    proj = _project(X, u0)  # (T, n, M)
+    H = np.zeros((T + 1, n, M))
+    Ider = np.empty((T, n, M))  # I_s = sigma'(pre-activation that makes H_{s+1})
+    for s_ in range(T):
+        H[s_ + 1] = np.tanh(gain * (w0 * H[s_] + proj[s_]))
+        Ider[s_] = gain * (1.0 - H[s_ + 1] ** 2)
     t = T
-    A = np.zeros((w0.shape[0], n, d))
-    B = np.zeros((w0.shape[0], n))
-    P = np.ones((n, w0.shape[0]))
-    for k in range(0, t):
+    out = {st: (np.zeros((M, n, d)), np.zeros((M, n))) for st in starts}
+    P = np.ones((n, M))
+    for k in range(t):
         P = P * Ider[t - k - 1]  # now prod_{s=0}^{k} I_{t-s-1}
-        if k < start:
-            continue
-        wk = w0**k
-        A += (wk * P).T[:, :, None] * X[None, :, t - k - 1, :]
-        B += (wk * P * H[t - k - 1]).T
-    return A, B
+        termA = termB = None
+        for st, (A, B) in out.items():
+            if k < st:
+                continue
+            if termA is None:
+                wkP = (w0**k * P).T  # (M, n)
+                termA = wkP[:, :, None] * X[None, :, t - k - 1, :]
+                termB = wkP * H[t - k - 1].T
+            A += termA
+            B += termB
+    res = [out[st] for st in starts]
+    return res if isinstance(start, (tuple, list)) else res[0]
 
 
 def limiting_kernel(X, Y=None, *, alpha: float, n_draws: int = 2**16, seed=None, start: int = 0,
@@ -246,6 +257,9 @@ def limiting_kernel(X, Y=None, *, alpha: float, n_draws: int = 2**16, seed=None,
     X : ndarray of shape (n, T, d); Y likewise (n_Y, T, d) or None.
     n_draws : int
         Number of (w0, u0) draws.
+    start : 0, 1 or a tuple of them
+        First index of the double sum; a tuple gives one kernel per start from
+        the same draws (stacked along a new first axis).
     return_variance : bool
         Also return the per-draw variance of each entry (for the Monte Carlo
         error of a width-m network: var / (m / 2)).
@@ -262,28 +276,30 @@ def limiting_kernel(X, Y=None, *, alpha: float, n_draws: int = 2**16, seed=None,
     alpha = _check_positive(alpha, "alpha")
     if int(n_draws) != n_draws or n_draws < 2:
         raise ValueError(f"n_draws must be an integer >= 2; got {n_draws!r}")
-    if start not in (0, 1):
-        raise ValueError(f"start must be 0 or 1; got {start!r}")
+    starts = tuple(start) if isinstance(start, (tuple, list)) else (start,)
+    if not starts or any(st not in (0, 1) for st in starts):
+        raise ValueError(f"start must be 0 or 1 (or a tuple of them); got {start!r}")
     rng = _rng(seed)
     d = X.shape[2]
-    s1 = np.zeros((X.shape[0], Y.shape[0]))
+    s1 = np.zeros((len(starts), X.shape[0], Y.shape[0]))
     s2 = np.zeros_like(s1)
     done = 0
     while done < n_draws:
         c = min(chunk, n_draws - done)
         w0 = alpha * rng.choice([-1.0, 1.0], size=c)
         u0 = rng.standard_normal((c, d))
-        Ax, Bx = _closed_form_features(w0, u0, X, gain, start)
-        Ay, By = (Ax, Bx) if Y is X else _closed_form_features(w0, u0, Y, gain, start)
-        prod = np.einsum("cad,cbd->cab", Ax, Ay) + Bx[:, :, None] * By[:, None, :]
-        s1 += prod.sum(0)
-        s2 += (prod**2).sum(0)
+        fx = _closed_form_features(w0, u0, X, gain, starts)
+        fy = fx if Y is X else _closed_form_features(w0, u0, Y, gain, starts)
+        for j, ((Ax, Bx), (Ay, By)) in enumerate(zip(fx, fy)):
+            prod = Ax @ Ay.transpose(0, 2, 1) + Bx[:, :, None] * By[:, None, :]  # per draw, (n, n_Y)
+            s1[j] += prod.sum(0)
+            s2[j] += (prod**2).sum(0)
         done += c
     K = s1 / n_draws
-    if not return_variance:
-        return K
     var = (s2 / n_draws - K**2) * n_draws / (n_draws - 1)
-    return K, var
+    if not isinstance(start, (tuple, list)):
+        K, var = K[0], var[0]
+    return (K, var) if return_variance else K
 
 
 def mu0(z, t):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["controlled_cell", "gate_transport", "cell_step"]
+__all__ = ["cell_step", "controlled_cell", "gate_transport"]
 
 
 def _logit(p):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["symmetric_stable", "detection_curves", "threshold_crossing"]
+__all__ = ["detection_curves", "symmetric_stable", "threshold_crossing"]
 
 
 def _rng(seed):

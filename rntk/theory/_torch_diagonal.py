@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["diagonal_rnn_torch", "autograd_ntk"]
+__all__ = ["autograd_ntk", "diagonal_rnn_torch"]
 
 
 def diagonal_rnn_torch(w, U, c, X, gain: float = 1.0):
