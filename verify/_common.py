@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run against the rntk of this checkout, not whichever one is pip-installed
-# (an editable install of another worktree would otherwise win).
+# Run as `python3 verify/x.py`, Python puts verify/ (not the checkout) first on
+# sys.path, so `import rntk` found whichever checkout is pip-installed; a
+# verify script must check the code of its own checkout.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
