@@ -1,5 +1,7 @@
 """scikit-learn estimators on rntk kernels, a Gram-reusing grid search, and the
-paper's multi-dataset metrics. Imports scikit-learn (``import rntk`` does not)."""
+paper's multi-dataset metrics. Imports scikit-learn (``import rntk`` does not).
+The finite RNN baselines (``fit_rnn_baseline``, ``rnn_grid_search``) import
+torch on first use."""
 from ._estimators import KernelRidgeRegressor, KernelSVC, gram_block
 from ._metrics import friedman_rank, mean_accuracy, p_within, pma, summarize
 from ._search import GridSearchResult, kernel_grid_search
@@ -15,4 +17,17 @@ __all__ = [
     "pma",
     "friedman_rank",
     "summarize",
+    "fit_rnn_baseline",
+    "rnn_grid_search",
+    "RNNBaselineResult",
 ]
+
+_LAZY = {"fit_rnn_baseline", "rnn_grid_search", "RNNBaselineResult", "RNN_INITS"}
+
+
+def __getattr__(name):
+    if name in _LAZY:  # torch is imported only when a finite RNN baseline is asked for
+        from . import _rnn_baselines
+
+        return getattr(_rnn_baselines, name)
+    raise AttributeError(f"module 'rntk.estimators' has no attribute {name!r}")
