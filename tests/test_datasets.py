@@ -209,3 +209,23 @@ def test_real_installed_packages_if_present(no_env_root):
         n = np.isfinite(X).sum(axis=1)
         assert len(set(n.tolist())) > 10
         assert all(np.isfinite(r[:t]).all() and np.isnan(r[t:]).all() for r, t in zip(X, n))
+
+
+def test_shipped_co2_series():
+    from rntk.datasets import load_co2
+
+    raw = load_co2(interpolate=False)
+    assert raw.shape == (2284,) and np.isnan(raw).sum() == 59
+    assert raw[0] == 316.1 and raw[-1] == 371.5  # first and last weeks of the NOAA/SIO record
+    filled = load_co2()
+    assert np.isfinite(filled).all()
+    gap = int(np.flatnonzero(np.isnan(raw))[0])
+    lo = gap - 1
+    hi = gap + int(np.argmax(~np.isnan(raw[gap:])))
+    # linear interpolation between the neighbours of the gap, by hand
+    assert filled[gap] == pytest.approx(raw[lo] + (raw[hi] - raw[lo]) / (hi - lo), rel=1e-12)
+    try:
+        from statsmodels.datasets import co2
+    except ImportError:
+        return
+    np.testing.assert_array_equal(filled, co2.load_pandas().data["co2"].interpolate(method="linear").to_numpy())

@@ -83,16 +83,12 @@ def noisy_sinusoid(n: int, sigma_n: float, rng: np.random.Generator) -> np.ndarr
 
 
 def co2_series(length: int = CO2_LEN, n_fit: int = CO2_SPLIT) -> np.ndarray:
-    """The last ``length`` weekly Mauna Loa CO2 values (statsmodels), gaps
-    interpolated, standardised by the mean and s.d. of the first ``n_fit``."""
-    try:
-        from statsmodels.datasets import co2
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "fig4_regression needs statsmodels for its offline real series (Mauna Loa CO2): "
-            "pip install statsmodels"
-        ) from e
-    s = co2.load_pandas().data["co2"].interpolate(method="linear").to_numpy(dtype=np.float64)
+    """The last ``length`` weekly Mauna Loa CO2 values (``rntk.datasets.load_co2``,
+    the statsmodels series shipped with rntk), gaps interpolated, standardised
+    by the mean and s.d. of the first ``n_fit``."""
+    from rntk.datasets import load_co2
+
+    s = load_co2(interpolate=True)
     s = s[np.isfinite(s)][-length:]
     mu, sd = s[:n_fit].mean(), s[:n_fit].std()
     return (s - mu) / sd
@@ -343,7 +339,7 @@ def main(argv=None):
     save_figure(fig, d / "fig4_regression.png")
     write_json(d / "fig4_regression.json", {
         "quick": bool(args.quick),
-        "real_series": "Mauna Loa weekly CO2 (statsmodels.datasets.co2), last 975 values, gaps "
+        "real_series": "Mauna Loa weekly CO2 (statsmodels.datasets.co2, shipped as rntk.datasets.load_co2), last 975 values, gaps "
                        "interpolated, standardised on the first 700; a stand-in for the paper's Google "
                        "stock prices, which are not available offline",
         "reps": reps, "n_test": n_test, "t_fixed": T_FIXED, "sigma_n_default": SIGMA_N,

@@ -1,4 +1,5 @@
-"""UCR time-series classification data, offline (see :mod:`rntk.datasets._ucr`)."""
+"""Offline data: UCR time-series classification (:mod:`rntk.datasets._ucr`) and shipped real series."""
+from ._series import load_co2
 from ._ucr import UCRDataset, list_ucr, load_ucr
 
-__all__ = ["load_ucr", "list_ucr", "UCRDataset"]
+__all__ = ["load_ucr", "list_ucr", "UCRDataset", "load_co2"]

@@ -1,8 +1,8 @@
 """The offline benchmark tasks of rent-theory-spec §2, as train/val/test splits.
 
 Each task is built from offline sources only: the UCR data packages of the
-``rntk[ucr]`` extra (Crop, ElectricDevices, FordA), statsmodels' co2 series
-(``statsmodels`` must be installed), or seeded generators (NARMA-10,
+``rntk[ucr]`` extra (Crop, ElectricDevices, FordA), the Mauna Loa CO2 series shipped with rntk
+(``rntk.datasets.load_co2``), or seeded generators (NARMA-10,
 switching-AR(2) regime tagging). Scalers are fitted on the training split only
 (ambiguity A15: the paper fits before splitting).
 """
@@ -69,11 +69,9 @@ def _crop_forecast(seed, cap):
 
 
 def _co2(seed, cap):
-    try:
-        from statsmodels.datasets import co2
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the co2 task needs statsmodels: pip install statsmodels") from e
-    s = co2.load_pandas().data["co2"].interpolate().to_numpy()
+    from ..datasets import load_co2
+
+    s = load_co2(interpolate=True)
     n_in, n_out = 104, 13
     W = np.lib.stride_tricks.sliding_window_view(s, n_in + n_out)
     n = len(W)
@@ -82,7 +80,7 @@ def _co2(seed, cap):
     Z = (W - mu) / sd
     mk = lambda i: _data(Z[i, :n_in, None], np.full(len(i), n_in), Z[i, n_in:])  # noqa: E731
     return Task("co2", "regression", "sequence", 1, n_out, mk(np.arange(a)), mk(np.arange(a, b)),
-                mk(np.arange(b, n)), {"source": "statsmodels co2 (weekly 1958-2001), 104 -> 13, chronological"})
+                mk(np.arange(b, n)), {"source": "Mauna Loa weekly CO2 1958-2001 (rntk.datasets.load_co2), 104 -> 13, chronological"})
 
 
 def _ucr_classification(name, key):
