@@ -48,12 +48,14 @@ def _schedule(task):
     return dict(ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5, lr=2e-3, hidden=64, batch_size=32)
 
 
-def _subset(data, n):
+def _subset(data, n, seed=0):
+    """A seeded random subset: UCR files are sorted by class, so a prefix would not do."""
     from rntk.rent import SequenceData
 
     if n is None or len(data) <= n:
         return data
-    return SequenceData(data.X[:n], data.lengths[:n], data.y[:n])
+    idx = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
+    return SequenceData(data.X[idx], data.lengths[idx], data.y[idx])
 
 
 def _metric(task, rec):
