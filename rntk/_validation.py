@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SequenceBatch", "check_sequences", "check_sigma", "check_pair"]
+__all__ = ["SequenceBatch", "check_sequences", "check_sigma", "check_pair", "check_positive_int", "as_generator"]
 
 
 @dataclass(frozen=True)
@@ -203,3 +203,15 @@ def check_sigma(value: Any, name: str, n_layers: int | None) -> tuple[float, ...
             raise ValueError(f"{name} must be >= 0 (it is a standard deviation), got {v}")
         out.append(v)
     return tuple(out) if n_layers is not None else out[0]
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int if it is an integer >= 1 (bool excluded), else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_generator(seed: Any) -> np.random.Generator:
+    """A numpy Generator: ``seed`` itself if it is one, else ``np.random.default_rng(seed)``."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -1,5 +1,4 @@
 """R-1: ReNT selection, quotas, schedules and scores, checked exactly (rent-theory-spec §1.2-1.4)."""
-import itertools
 import math
 
 import numpy as np

@@ -114,7 +114,7 @@ def main(argv=None):
                 per[method].append(hist)
         results[name] = (task, per)
 
-    rows, summary = [], {}
+    summary = {}
     for name, (task, per) in results.items():
         best_full = np.mean([max(_metric(task, r) for r in h["epochs"]) for h in per["full"]])
         summary[name] = {"target": float(best_full), "meta": task.meta, "methods": {}}

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import as_generator as _rng
+from .._validation import check_positive_int
+
 __all__ = ["ar2_series", "ar2_windows", "fourier_features"]
 
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def ar2_series(n: int, *, seed, phi=(1.4, -0.6), noise_var: float = 0.47, init=(1.2, -0.1)) -> np.ndarray:
     """x_0 .. x_{n-1} of the AR(2) process started from (x_{-2}, x_{-1}) = init."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_positive_int(n, "n")
     if not np.isfinite(noise_var) or noise_var < 0:
         raise ValueError(f"noise_var must be finite and >= 0, got {noise_var!r}")
     a1, a2 = (float(v) for v in phi)
@@ -60,8 +59,7 @@ def fourier_features(X, *, n_freq: int = 64, sigma: float = 1.0, seed, scale: fl
         raise ValueError(f"X must be a non-empty (N, T) array of scalar sequences, got shape {X.shape}")
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinite values")
-    if isinstance(n_freq, bool) or not isinstance(n_freq, (int, np.integer)) or n_freq < 1:
-        raise ValueError(f"n_freq must be a positive integer, got {n_freq!r}")
+    check_positive_int(n_freq, "n_freq")
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
     if scale is None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_positive_int as _check_positive_int
+
 __all__ = ["functional_gd", "FGDResult", "KernelFlow", "cosine_schedule", "constant_schedule"]
 
 
@@ -43,11 +45,6 @@ def constant_schedule(lr: float, n_steps: int) -> np.ndarray:
     _check_positive_int(n_steps, "n_steps")
     _check_rate(lr, "lr")
     return np.full(n_steps, float(lr))
-
-
-def _check_positive_int(n, name):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
 
 
 def _check_rate(lr, name):
@@ -92,6 +89,22 @@ def _check_kernels(K, y, f0, K_test, f0_test):
     return K, y, f0, K_test, f0_test
 
 
+def check_rates(rates) -> np.ndarray:
+    """Step sizes as a float64 array; ``ValueError`` unless 1-D, non-empty, finite and >= 0."""
+    rates = np.asarray(rates, dtype=np.float64)
+    if rates.ndim != 1 or rates.size == 0 or not np.isfinite(rates).all() or (rates < 0).any():
+        raise ValueError("rates must be a non-empty 1-D array of finite step sizes >= 0")
+    return rates
+
+
+def iterations(values, n_steps, name) -> np.ndarray:
+    """Sorted unique iterations from ``values``, each in [0, n_steps] (may be empty)."""
+    s = np.unique(np.asarray(list(values), dtype=np.int64))
+    if s.size and (s.min() < 0 or s.max() > n_steps):
+        raise ValueError(f"{name} must hold iterations in [0, {n_steps}]")
+    return s
+
+
 @dataclass(frozen=True)
 class FGDResult:
     """Recorded function values of a gradient-descent run.
@@ -123,12 +136,10 @@ def functional_gd(K, y, rates, *, f0=None, K_test=None, f0_test=None, record=Non
         Iterations 0..n_steps at which to record (default: all).
     """
     K, y, f0, K_test, f0_test = _check_kernels(K, y, f0, K_test, f0_test)
-    rates = np.asarray(rates, dtype=np.float64)
-    if rates.ndim != 1 or rates.size == 0 or not np.isfinite(rates).all() or (rates < 0).any():
-        raise ValueError("rates must be a non-empty 1-D array of finite step sizes >= 0")
+    rates = check_rates(rates)
     n_steps = rates.size
-    steps = np.arange(n_steps + 1) if record is None else np.unique(np.asarray(list(record), dtype=np.int64))
-    if steps.size == 0 or steps.min() < 0 or steps.max() > n_steps:
+    steps = np.arange(n_steps + 1) if record is None else iterations(record, n_steps, "record")
+    if steps.size == 0:
         raise ValueError(f"record must hold iterations in [0, {n_steps}]")
     want = np.zeros(n_steps + 1, dtype=bool)
     want[steps] = True

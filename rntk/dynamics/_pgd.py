@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._fgd import check_rates, iterations
+
 __all__ = ["train_pgd", "PGDResult"]
 
 
@@ -33,13 +35,6 @@ class PGDResult:
     loss: np.ndarray
     ntk_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ntk: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
-
-
-def _steps(values, n_steps, name):
-    s = np.unique(np.asarray(list(values), dtype=np.int64))
-    if s.size and (s.min() < 0 or s.max() > n_steps):
-        raise ValueError(f"{name} must hold iterations in [0, {n_steps}]")
-    return s
 
 
 def _outputs(model, X):
@@ -79,9 +74,7 @@ def train_pgd(model, X, y, rates, *, X_test=None, record=None, ntk_at=(), progre
     ntk_at : iterations at which to compute the empirical NTK on X.
     progress : show a progress bar.
     """
-    rates = np.asarray(rates, dtype=np.float64)
-    if rates.ndim != 1 or rates.size == 0 or not np.isfinite(rates).all() or (rates < 0).any():
-        raise ValueError("rates must be a non-empty 1-D array of finite step sizes >= 0")
+    rates = check_rates(rates)
     n_steps = rates.size
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -94,8 +87,8 @@ def train_pgd(model, X, y, rates, *, X_test=None, record=None, ntk_at=(), progre
     if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
         raise ValueError("X or y contains NaN or infinite values")
     Xt = None if X_test is None else torch.as_tensor(X_test, dtype=dtype)
-    rec = np.arange(n_steps + 1) if record is None else _steps(record, n_steps, "record")
-    ntk_steps = _steps(ntk_at, n_steps, "ntk_at")
+    rec = np.arange(n_steps + 1) if record is None else iterations(record, n_steps, "record")
+    ntk_steps = iterations(ntk_at, n_steps, "ntk_at")
     rec_set, ntk_set = set(rec.tolist()), set(ntk_steps.tolist())
     train, test, losses, ntks = [], [], [], []
     it = range(n_steps + 1)

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .._validation import check_sequences
+from .._validation import check_positive_int, check_sequences
 
 __all__ = ["RNN", "as_batch"]
 
@@ -66,10 +66,8 @@ class RNN(torch.nn.Module):
                  max_len: int | None = None, parametrization: str = "ntk",
                  activation=None, generator=None, dtype=torch.float64):
         super().__init__()
-        if not isinstance(width, (int, np.integer)) or width < 1:
-            raise ValueError(f"width must be a positive integer, got {width!r}")
-        if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-            raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+        check_positive_int(width, "width")
+        check_positive_int(input_dim, "input_dim")
         if parametrization not in ("ntk", "standard"):
             raise ValueError(f"parametrization must be 'ntk' or 'standard', got {parametrization!r}")
         if not tied and (max_len is None or max_len < 1):

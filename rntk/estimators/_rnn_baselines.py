@@ -28,6 +28,8 @@ from itertools import product
 
 import numpy as np
 
+from .._validation import as_generator, check_positive_int
+
 __all__ = ["RNN_INITS", "RNNBaselineResult", "fit_rnn_baseline", "rnn_grid_search"]
 
 RNN_INITS = ("gaussian", "identity", "gru")
@@ -127,8 +129,7 @@ def fit_rnn_baseline(X, y, X_test=None, y_test=None, *, init="gaussian", hidden=
         raise ValueError(f"init must be one of {RNN_INITS}, got {init!r}")
     for name, v in (("hidden", hidden), ("n_layers", n_layers), ("max_epochs", max_epochs),
                     ("patience", patience), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_int(v, name)
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be > 0, got {lr}")
     if not 0 < val_fraction < 1:
@@ -140,7 +141,7 @@ def fit_rnn_baseline(X, y, X_test=None, y_test=None, *, init="gaussian", hidden=
     classes, yi = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError("y needs at least two classes")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     tr, va = split if split is not None else _split(y, val_fraction, rng)
     if len(va) == 0 or len(tr) == 0:
         raise ValueError("the training set is too small for a validation hold-out")

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
-from .._validation import SequenceBatch, check_sequences, check_sigma
+from .._validation import SequenceBatch, check_positive_int, check_sequences, check_sigma
 from ._activations import get_dual
 from ._batching import batched_gram
 from ._rntk import KernelResult, _check_dtype
@@ -143,9 +143,8 @@ def pad_sequences(X: Any, length: int | None = None, value: float = 0.0, side: s
     t_max = int(b.lengths.max())
     if length is None:
         length = t_max
-    elif isinstance(length, bool) or not isinstance(length, (numbers.Integral, np.integer)) or length < 1:
-        raise ValueError(f"length must be a positive integer, got {length!r}")
-    length = int(length)
+    else:
+        length = check_positive_int(length, "length")
     if length < t_max:
         i = int(np.argmax(b.lengths))
         raise ValueError(
@@ -268,10 +267,8 @@ class MLPNTK:
             ``ntk`` and ``nngp`` of shape (len(X), len(Y or X)).
         """
         dt = _check_dtype(dtype)
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size is not None:
+            check_positive_int(batch_size, "batch_size")
         x, y = _fixed_pair(X, Y, "MLPNTK")
         x = x.astype(dt)
         y = None if y is None else y.astype(dt)
@@ -423,10 +420,7 @@ class PolynomialKernel:
     coef0: float = 1.0
 
     def __post_init__(self):
-        deg = self.degree
-        if isinstance(deg, bool) or not isinstance(deg, (numbers.Integral, np.integer)) or deg < 1:
-            raise ValueError(f"degree must be a positive integer, got {deg!r}")
-        object.__setattr__(self, "degree", int(deg))
+        object.__setattr__(self, "degree", check_positive_int(self.degree, "degree"))
         object.__setattr__(self, "coef0", _finite_real(self.coef0, "coef0"))
 
     def gram(self, X: Any, Y: Any = None, dtype="float64") -> KernelResult:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
-from .._validation import SequenceBatch, check_pair, check_sequences, check_sigma
+from .._validation import SequenceBatch, check_pair, check_positive_int, check_sequences, check_sigma
 from ._activations import get_dual
 from ._batching import batched_gram
 from ._recursion import cross_pairs, diagonal, self_variance_table
@@ -156,10 +156,8 @@ class RNTK:
         if backend in _GPU:
             return self._gram_gpu(X, Y, backend, dt, batch_size)
         bx, by = check_pair(X, Y)
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size is not None:
+            check_positive_int(batch_size, "batch_size")
         if batch_size is None and backend == "numpy":
             n = len(bx) if by is None else max(len(bx), len(by))
             batch_size = max(1, min(n, int(2e6**0.5)))
@@ -223,9 +221,8 @@ class RNTK:
             return A.get() if is_cupy_array(A) else A
 
         bx, by = check_pair(host(X), host(Y))  # validation on the host: NaN layout, shapes
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-                                       or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if batch_size is not None:
+            check_positive_int(batch_size, "batch_size")
         ntk, nngp = cupy_gram(self, bx, by, dt, fused=backend == "cupy", tile=batch_size or 8192)
         if not on_gpu:
             ntk, nngp = ntk.get(), nngp.get()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .._validation import check_positive_int
+
 __all__ = ["SequenceModel"]
 
 _CELLS = {"elman": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
@@ -37,8 +39,7 @@ class SequenceModel(torch.nn.Module):
         if level not in ("sequence", "element"):
             raise ValueError(f"level must be 'sequence' or 'element', got {level!r}")
         for name, v in (("input_dim", input_dim), ("hidden", hidden), ("n_layers", n_layers), ("out_dim", out_dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(v, name)
         kw = dict(nonlinearity=nonlinearity) if cell == "elman" else {}
         self.embed = None if vocab_size is None else torch.nn.Embedding(vocab_size, input_dim)
         self.rnn = _CELLS[cell](input_dim, hidden, num_layers=n_layers, batch_first=True, **kw)

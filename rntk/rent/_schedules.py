@@ -9,13 +9,9 @@ import math
 
 import numpy as np
 
+from .._validation import check_positive_int as _pos_int
+
 __all__ = ["ratio_schedule", "trigger_epochs"]
-
-
-def _pos_int(v, name):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
 
 
 def _ratio(v, name):

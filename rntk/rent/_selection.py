@@ -12,14 +12,14 @@ import math
 
 import numpy as np
 
+from .._validation import as_generator as _rng
+from .._validation import check_positive_int
+
 __all__ = [
     "partition", "n_selected", "quotas", "select_global", "select_batches", "select_sequences",
     "random_batches", "random_sequences", "scores_by_id",
 ]
 
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def _check_ratio(ratio):
@@ -29,10 +29,8 @@ def _check_ratio(ratio):
 
 def partition(n: int, batch_size: int, seed) -> list[np.ndarray]:
     """A fresh random partition of ids 0..n-1 into batches of batch_size (the last smaller)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_int(n, "n")
+    check_positive_int(batch_size, "batch_size")
     perm = _rng(seed).permutation(n)
     return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
 

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import as_generator as _rng
+from .._validation import check_positive_int
+
 __all__ = ["narma10", "switching_ar2", "regime_filter", "REGIMES"]
 
 REGIMES = ((1.4, -0.6), (0.5, 0.3), (-0.6, 0.2))
 
 
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
 
 def _check(n, length, min_length=1):
-    for name, v in (("n_sequences", n), ("length", length)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    check_positive_int(n, "n_sequences")
+    check_positive_int(length, "length")
     if length < min_length:
         raise ValueError(f"length must be >= {min_length}, got {length}")
 
@@ -70,7 +69,6 @@ def switching_ar2(n_sequences: int, length: int = 200, *, seed, stay: float = 0.
     rng = _rng(seed)
     k = len(regimes)
     coef = np.asarray(regimes, dtype=float)
-    A = _transitions(stay, k)
     X = np.zeros((n_sequences, length, 1))
     Z = np.empty((n_sequences, length), dtype=np.int64)
     z = rng.integers(k, size=n_sequences)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validation import check_positive_int
 from ._synthetic import narma10, regime_filter, switching_ar2
 
 __all__ = ["Task", "load_task", "TASKS"]
@@ -165,6 +166,6 @@ def load_task(name: str, *, seed: int = 0, max_train: int | None = None) -> Task
     """Build task ``name`` (see ``TASKS``); ``max_train`` caps the training sequences."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; available: {sorted(TASKS)}")
-    if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 1):
-        raise ValueError(f"max_train must be a positive integer, got {max_train!r}")
+    if max_train is not None:
+        check_positive_int(max_train, "max_train")
     return TASKS[name](seed, max_train)

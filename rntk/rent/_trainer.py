@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._validation import check_positive_int
 from ._schedules import ratio_schedule, trigger_epochs
 from ._scores import classification_scores, element_scores, regression_scores
 from ._selection import (
@@ -84,16 +85,13 @@ class RentConfig:
             raise ValueError("stratified selection applies to sequence-level selection (rent-s, random-s, global)")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if isinstance(self.obs_refresh, bool) or not isinstance(self.obs_refresh, int) or self.obs_refresh < 1:
-            raise ValueError(f"obs_refresh must be a positive integer, got {self.obs_refresh!r}")
+        check_positive_int(self.obs_refresh, "obs_refresh")
         if len(self.obs_pressure) != 2 or min(self.obs_pressure) <= 0:
             raise ValueError(f"obs_pressure must be two selection pressures > 0, got {self.obs_pressure!r}")
         if not 0 < self.rho_holdout < 1:
             raise ValueError(f"rho_holdout must be a fraction in (0, 1), got {self.rho_holdout!r}")
         for name in ("rho_il_epochs", "rho_candidates"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(getattr(self, name), name)
         # schedules validate their own arguments
         self.ratios()
         self.triggers()
@@ -269,10 +267,11 @@ def _partition(cfg, epoch, n, labels):
 
 def _select(cfg, epoch, r, scores_fn, n, labels):
     """The kept subset after a trigger: ("batches", list of id arrays) or ("ids", ids)."""
-    parts = partition(n, cfg.batch_size, _rng(cfg.seed, epoch, "partition"))
     m = cfg.method
-    if r >= 1.0:
-        return ("batches", parts) if m in ("rent-b", "random-b") else ("ids", np.arange(n)), False
+    if r >= 1.0:  # everything, scoring skipped
+        if m in ("rent-b", "random-b"):
+            return ("batches", partition(n, cfg.batch_size, _rng(cfg.seed, epoch, "partition"))), False
+        return ("ids", np.arange(n)), False
     parts = _partition(cfg, epoch, n, labels)
     if m == "rent-b":
         kept = select_batches(scores_fn(), parts, r)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._validation import as_generator as _rng
+
 __all__ = [
     "DiagonalRNN",
     "GDResult",
@@ -35,9 +37,6 @@ __all__ = [
     "transport_target",
 ]
 
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def _check_inputs(X, d=None, name="X") -> np.ndarray:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import as_generator as _rng
+
 __all__ = ["detection_curves", "symmetric_stable", "threshold_crossing"]
 
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def symmetric_stable(alpha: float, size, seed=None, scale: float = 1.0) -> np.ndarray:
