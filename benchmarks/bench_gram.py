@@ -258,9 +258,7 @@ def dual_floor(n: int = 4096, reps: int = 6000) -> dict:
 
     @njit(fastmath=F._FLAGS, error_model="numpy")
     def dual_loop(kind, sig, b1, b2, a1s, a2, K, v_out, d_out):
-        Kt = (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10],
-              K[11], K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20],
-              K[21], K[22], K[23], K[24], K[25], K[26], K[27])
+        Kt = F.register_constants(K)
         nn = sig.shape[0]
         for r in range(a1s.shape[0]):
             a1 = a1s[r]

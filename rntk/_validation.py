@@ -45,12 +45,14 @@ class SequenceBatch:
         one, which is the same column once both are right-aligned.
         """
         width = self.data.shape[1] if width is None else width
-        out = np.zeros((len(self), width, self.n_features))
-        for i, t in enumerate(self.lengths):
-            out[i, width - t :] = self.data[i, :t]
-        return out
+        t = np.arange(width)[None, :] - (width - self.lengths)[:, None]  # step held by each column
+        src = np.take_along_axis(self.data, np.clip(t, 0, self.data.shape[1] - 1)[:, :, None], axis=1)
+        return np.where((t >= 0)[:, :, None], src, 0.0)
 
     def subset(self, index) -> "SequenceBatch":
+        index = np.asarray(index)
+        if index.shape == (len(self),) and (index == np.arange(len(self))).all():
+            return self  # the whole batch (an untiled Gram): no copy
         lengths = self.lengths[index]
         return SequenceBatch(self.data[index, : int(lengths.max())], lengths)
 
@@ -143,7 +145,9 @@ def check_sequences(X: Any, name: str = "X") -> SequenceBatch:
             )
         if arr.shape[0] == 0:
             raise ValueError(f"{name} is empty: it holds no sequences")
-        seqs = list(arr)
+        if arr.shape[2] == 0:
+            raise ValueError(f"{name} has zero features per time step")
+        return _check_array(arr, name)
     m = seqs[0].shape[1]
     if m == 0:
         raise ValueError(f"{name} has zero features per time step")
@@ -158,6 +162,32 @@ def check_sequences(X: Any, name: str = "X") -> SequenceBatch:
     for i, s in enumerate(out):
         data[i, : len(s)] = s
     return SequenceBatch(data, lengths)
+
+
+def _check_array(arr: np.ndarray, name: str) -> SequenceBatch:
+    """:func:`check_sequences` of an (N, T, m) array, vectorised over sequences.
+
+    A sequence is valid when its non-finite values are exactly its trailing
+    all-NaN steps and it keeps at least one step; the first invalid one is
+    passed to the per-sequence check, which raises the specific error.
+    """
+    N, T, _ = arr.shape
+    if T == 0:
+        raise ValueError(f"sequence 0 of {name} is empty (length 0 or all NaN)")
+    finite = np.isfinite(arr)
+    if finite.all():
+        return SequenceBatch(np.ascontiguousarray(arr), np.full(N, T, dtype=np.int64))
+    pad_step = np.isnan(arr).all(axis=2)[:, ::-1]  # reversed time: trailing steps first
+    n_pad = np.where(pad_step.all(axis=1), T, np.argmin(pad_step, axis=1))
+    lengths = (T - n_pad).astype(np.int64)
+    in_seq = np.arange(T)[None, :] < lengths[:, None]
+    bad = ((~finite).any(axis=2) & in_seq).any(axis=1) | (lengths == 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        _strip_trailing_nan(arr[i], f"sequence {i} of {name}")
+        raise ValueError(f"sequence {i} of {name} is empty (length 0 or all NaN)")
+    data = np.where(in_seq[:, :, None], arr, 0.0)[:, : int(lengths.max())]
+    return SequenceBatch(np.ascontiguousarray(data), lengths)
 
 
 def check_pair(X: Any, Y: Any | None) -> tuple[SequenceBatch, SequenceBatch | None]:

@@ -97,17 +97,61 @@ def test_unknown_activation():
 def test_fused_asin_polynomial_accuracy():
     from numba import njit
 
-    from rntk.kernels._fused import _asin_sqrt, constants
+    from rntk.kernels._fused import _asin_abs, _sqrt_one_minus_square, constants, register_constants
 
-    K = tuple(constants(np.float64))
+    K = register_constants(constants(np.float64))
 
     @njit
-    def run(x, out_a, out_s):
-        for i in range(x.shape[0]):
-            out_a[i], out_s[i] = _asin_sqrt(x[i], K)
+    def run(a, out_r, out_s):
+        for i in range(a.shape[0]):
+            out_s[i] = _sqrt_one_minus_square(a[i], K)
+            out_r[i] = _asin_abs(a[i], out_s[i], K)
 
-    x = np.concatenate([np.linspace(-1, 1, 200001), 1 - np.logspace(-16, -1, 1000)])
-    a, s = np.empty_like(x), np.empty_like(x)
-    run(x, a, s)
-    assert np.max(np.abs(a - np.arcsin(x))) < 5e-16
-    assert np.max(np.abs(s - np.sqrt((1 - x) * (1 + x)))) < 5e-16
+    a = np.concatenate([np.linspace(0, 1, 200001), 1 - np.logspace(-16, -1, 1000)])
+    r, s = np.empty_like(a), np.empty_like(a)
+    run(a, r, s)
+    assert np.max(np.abs(r - np.arcsin(a))) < 5e-16
+    s_ref = np.sqrt((1 - a) * (1 + a))  # exact factors for a >= 1/2 (Sterbenz)
+    assert np.max(np.abs(s - s_ref) / np.maximum(s_ref, 1e-300)) < 3e-16
+
+
+@pytest.mark.parametrize("name", ["relu", "erf"])
+def test_fused_duals_match_closed_form(name):
+    """The fused per-pair duals (sign via copysign, even/odd split) against
+    numpy's arccos/arcsin closed forms of SPEC §2, over correlations in [-1, 1]."""
+    from numba import njit
+
+    from rntk.kernels._fused import _dual_erf, _dual_relu, constants, register_constants
+
+    K = register_constants(constants(np.float64))
+    fn = _dual_relu if name == "relu" else _dual_erf
+
+    @njit
+    def run(sig, a1, a2, b1, b2, v, d):
+        for i in range(sig.shape[0]):
+            v[i], d[i] = fn(sig[i], a1[i], a2[i], b1[i], b2[i], K)
+
+    rng = np.random.default_rng(3)
+    n = 20001
+    k1, k2 = rng.uniform(0.1, 3.0, n), rng.uniform(0.1, 3.0, n)
+    c = np.concatenate([np.linspace(-1, 1, n - 4), [-1.0, 1.0, 0.0, -0.0]])
+    if name == "relu":
+        k3 = c * np.sqrt(k1 * k2)
+        # the kernel splits the dual's 1/(2 pi) between the samples: a2 = sqrt(k1 / (2 pi))
+        a1, b1 = 1 / np.sqrt(k1), 1 / np.sqrt(k2)
+        a2, b2 = np.sqrt(k1 / (2 * np.pi)), np.sqrt(k2 / (2 * np.pi))
+        cc = np.clip(k3 * (a1 * b1), -1, 1)
+        v_ref = (cc * (np.pi - np.arccos(cc)) + np.sqrt(1 - cc * cc)) * np.sqrt(k1 * k2) / (2 * np.pi)
+        d_ref = (np.pi - np.arccos(cc)) / (2 * np.pi)
+    else:
+        k3 = 0.999 * c * np.sqrt((1 + 2 * k1) * (1 + 2 * k2)) / 2
+        a1, b1 = 1 / np.sqrt(1 + 2 * k1), 1 / np.sqrt(1 + 2 * k2)
+        a2 = b2 = np.zeros(n)
+        v_ref = 2 / np.pi * np.arcsin(2 * k3 / np.sqrt((1 + 2 * k1) * (1 + 2 * k2)))
+        d_ref = 4 / (np.pi * np.sqrt((1 + 2 * k1) * (1 + 2 * k2) - 4 * k3**2))
+    v, d = np.empty(n), np.empty(n)
+    run(k3, a1, a2, b1, b2, v, d)
+    # c near +-1 is ill-conditioned for arccos (~sqrt(ulp)); compare away from it there
+    ok = np.abs(c) < 1 - 1e-6
+    assert np.max(np.abs(v - v_ref) / np.abs(v_ref).max()) < 1e-14
+    assert np.max(np.abs(d - d_ref)[ok] / np.abs(d_ref[ok]).max()) < 1e-13

@@ -114,6 +114,22 @@ def test_kernel_contract(case):
     check_kernel_contract(k, X)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_opposite_proportional_inputs_give_exact_zero(backend):
+    """ReLU at c = -1 exactly: with sigma_w = 0 and one input feature, the last
+    step's correlation of two series whose last values have opposite signs is
+    -1, and both duals vanish exactly (V(-1) = V'(-1) = 0), as the literal
+    reference gives. The fused dual's even/odd split must cancel exactly there,
+    not to ~1e-19 (which is an infinite relative error for this entry)."""
+    k = RNTK(sigma_w=0.0, sigma_u=0.3, sigma_v=0.5)
+    x = np.array([[0.2], [-1.0], [0.35537271]])
+    y = np.array([[0.7], [-1.16980191]])
+    ref = k.gram([x], [y], backend="reference")
+    got = k.gram([x], [y], backend=backend)
+    assert ref.ntk[0, 0] == 0.0 and ref.nngp[0, 0] == 0.0
+    assert got.ntk[0, 0] == 0.0 and got.nngp[0, 0] == 0.0
+
+
 def test_float32_underflow_warns():
     """sigma_w = 0.3, ReLU: the kernel shrinks ~20x a step and leaves float32's range."""
     k = RNTK(sigma_w=0.3, sigma_u=0.0, sigma_h=1.0)

@@ -1,28 +1,34 @@
 """Fused CPU RNTK Gram kernel (numba, parallel).
 
-Per square tile of pairs the kernel runs all time steps and layers with the
-pair state (V, V', Q of the forward form, SPEC §2) in a small per-tile buffer (V and V'Q per layer);
-the innermost loop runs over the pairs of one tile row, branch-free, so LLVM
-vectorises it. Sequences are end-aligned (right-aligned columns), so the
-aligned time steps of every pair share a column; a pair joins the recursion at
-the column where its shorter sequence starts (before that its state is held
-at exactly zero). Samples are sorted by length so a tile's pairs start at
-nearly the same column (little wasted work).
+Per tile of pairs (a few rows by a few hundred columns) the kernel runs all
+time steps and layers with the pair state of the forward form (SPEC §2) in a
+small per-tile buffer: V and P = V' Q per layer. The innermost loop runs over
+the pairs of one tile row, branch-free, so LLVM vectorises it. Sequences are
+end-aligned (right-aligned columns), so the aligned time steps of every pair
+share a column; a pair joins the recursion at the column where its shorter
+sequence starts (before that its state is held at exactly zero). Samples
+arrive sorted by length (``_fused_prep.sample_tables``) so a tile's pairs
+start at nearly the same column; results are written straight to the
+caller's order.
 
 arcsin is evaluated by one rational function (``scripts/fit_asin.py``, max
-error 2.2e-16 on [0, 1/sqrt(2)]) and the identity asin|x| = pi/2 - asin sqrt(1-x^2),
+error 2.2e-16 on [0, 1/sqrt(2)]) and the identity asin(a) = pi/2 - asin(sqrt(1-a^2)),
 because numba's libm calls do not vectorise; the sqrt(1 - c^2) that the dual
 needs anyway is the argument of the second branch, so one sqrt serves both.
+The duals work on |c| and restore the sign by copysign (see ``_dual_relu``).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from ._activations import relu_snap
 
-__all__ = ["fused_cross", "constants", "RELU", "ERF"]
+__all__ = ["fused_cross", "constants", "RELU", "ERF", "ALIGN"]
 
 # asin(x) = x + x z P(z)/Q(z), z = x^2, 0 <= x <= 1/sqrt(2): a (5, 5) rational
 # fit, max error 2.2e-16 (scripts/fit_asin.py); one division (its own unit)
@@ -36,10 +42,11 @@ _ASIN_Q = (
     0.3302101890525921, -0.023328250056279448,
 )
 # layout of the constants vector K (typed like the data: float32 stays float32)
-_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP = range(10)
-_P0 = 10
+_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP, _QUARTER = range(11)
+_P0 = 11
 _Q0 = _P0 + len(_ASIN_P)
 _NK = _Q0 + len(_ASIN_Q)
+assert _NK == 23, "register_constants lists 23 constants"
 # FMA contraction only: no reassociation, no NaN/inf assumptions
 _FLAGS = {"contract"}
 
@@ -47,19 +54,51 @@ _FLAGS = {"contract"}
 def constants(dtype) -> np.ndarray:
     """Return the constants vector ``K`` in ``dtype``."""
     head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5,
-            1.0 - relu_snap(dtype)]
+            1.0 - relu_snap(dtype), 0.25]
     return np.array(head + list(_ASIN_P) + list(_ASIN_Q), dtype=dtype)
 
 
-@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _asin_sqrt(x, K):
-    """(asin(x), sqrt(1 - x^2)) for x in [-1, 1], one sqrt, no libm call.
+@njit(inline="always")
+def register_constants(K):
+    """``K`` as a tuple of scalars (registers).
 
-    |x| <= 1/sqrt(2): asin(|x|) by the polynomial; otherwise asin(|x|) =
-    pi/2 - asin(sqrt(1 - x^2)), whose argument is again <= 1/sqrt(2).
+    Loads from the array K inside a pair loop would need alias checks against
+    every store and block SIMD.
     """
-    s = np.sqrt((K[_ONE] - x) * (K[_ONE] + x))
-    a = -x if x < K[_ZERO] else x
+    return (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10], K[11],
+            K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20], K[21], K[22])
+
+
+@intrinsic
+def _fma(typingctx, x, y, z):
+    """x * y + z rounded once (llvm.fma: one instruction where the CPU has
+    FMA, exact emulation elsewhere; fastmath contraction alone is not a promise)."""
+    if not (x == y == z and isinstance(x, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        t = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t, t, t]))
+        return builder.call(fn, args)
+
+    return x(x, y, z), codegen
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _sqrt_one_minus_square(a, K):
+    """sqrt(1 - a^2) with 1 - a^2 rounded once: accurate as a -> 1, where the
+    naive 1 - a * a cancels (sqrt(1 - a^2) ~ 1e-5 there would carry ~1e-7
+    relative error)."""
+    return np.sqrt(_fma(-a, a, K[_ONE]))
+
+
+@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+def _asin_abs(a, s, K):
+    """asin(a) for 0 <= a <= 1, given s = sqrt(1 - a^2); no libm call.
+
+    a <= 1/sqrt(2): the rational function of a; otherwise asin(a) =
+    pi/2 - asin(s), whose argument s is again <= 1/sqrt(2).
+    """
     small = a <= K[_SQRT_HALF]
     u = a if small else s
     z = u * u
@@ -75,36 +114,50 @@ def _asin_sqrt(x, K):
     q = q * z + K[_Q0 + 2]
     q = q * z + K[_Q0 + 1]
     q = q * z + K[_Q0]
-    p = p / q
-    r = u + u * z * p
-    r = r if small else K[_HALF_PI] - r
-    return (-r if x < K[_ZERO] else r), s
+    r = u + (u * z) * (p / q)
+    return r if small else K[_HALF_PI] - r
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _dual_relu(sig, a1, a2, b1, b2, K):
-    """ReLU (V, V') of one pair; a1 = 1/sqrt(Sigma_xx) (0 if 0), a2 = sqrt(Sigma_xx).
+    """ReLU (V, V') of one pair; a1 = 1/sqrt(Sigma_xx) (0 if 0), a2 = sqrt(Sigma_xx / (2 pi)).
 
-    Products a * b are formed first so a pair gives the same bits whichever
-    sample plays x (tiled and untiled Grams are then identical).
+    With r = asin|c| the dual is evaluated through its even and odd parts:
+    c (pi - arccos c) = c pi/2 + |c| r and pi - arccos c = pi/2 + sign(c) r,
+    so the sign of c enters by copysign, not by branches; |c| is snapped to 1
+    (where arccos is ill-conditioned). Products a * b are formed first so a pair gives the
+    same bits whichever sample plays x (tiled and untiled Grams are then
+    identical).
     """
     c = sig * (a1 * b1)
-    c = K[_ONE] if c > K[_SNAP] else c
-    c = -K[_ONE] if c < -K[_SNAP] else c
-    asn, s = _asin_sqrt(c, K)
-    pmt = K[_HALF_PI] + asn  # pi - arccos(c)
-    return (c * pmt + s) * (a2 * b2) * K[_INV_2PI], pmt * K[_INV_2PI]
+    a = abs(c)
+    a = K[_ONE] if a > K[_SNAP] else a
+    s = _sqrt_one_minus_square(a, K)
+    r = _asin_abs(a, s, K)
+    # the snapped c in the linear term too: at c = -1 the dual cancels to
+    # exactly 0 (proportional inputs of opposite sign), which the unsnapped
+    # c would miss by ~1e-16 relative to the pair's scale
+    v = (math.copysign(a, c) * K[_HALF_PI] + (a * r + s)) * (a2 * b2)
+    d = (K[_HALF_PI] + math.copysign(r, c)) * K[_INV_2PI]  # exactly 0 at c = -1
+    return v, d
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _dual_erf(sig, a1, a2, b1, b2, K):
     """erf (V, V') of one pair; a1 = 1/sqrt(1 + 2 Sigma_xx), a2 unused."""
-    r = K[_TWO] * sig * (a1 * b1)
-    r = K[_ONE] if r > K[_ONE] else r
-    r = -K[_ONE] if r < -K[_ONE] else r
-    asn, s = _asin_sqrt(r, K)
-    return K[_2_PI] * asn, K[_4_PI] * (a1 * b1) / s
+    ab = a1 * b1
+    r = K[_TWO] * sig * ab
+    a = abs(r)
+    a = K[_ONE] if a > K[_ONE] else a
+    s = _sqrt_one_minus_square(a, K)
+    asn = _asin_abs(a, s, K)
+    return K[_2_PI] * math.copysign(asn, r), K[_4_PI] * ab / s
 
+
+# y's sample count is padded to a multiple of ALIGN and the symmetric rows
+# start at a multiple of it, so tile rows are whole SIMD vectors (8 float32
+# or, with AVX-512, float64) and the scalar remainder loop never runs
+ALIGN = 8
 
 # The activation is chosen at compile time by the dtype of an empty marker
 # array: a runtime flag is if-converted by LLVM into computing both duals for
@@ -124,142 +177,168 @@ def _dual_overload(kind, sig, a1, a2, b1, b2, K):
     return lambda kind, sig, a1, a2, b1, b2, K: _dual_relu(sig, a1, a2, b1, b2, K)
 
 
-@njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _row(nn, vp, pp, vl, pl, inp, first, masked, c, si, st, w2, u2, bb,
-         a1, a2, b1, b2, kind, K):
+@njit(fastmath=_FLAGS, error_model="numpy")
+def _row(n, St, l, ii, jlo, below, src, sc, sr, sj, Y, uc, ra, rb, jb, c, si, starty,
+         first, masked, w2, u2, bb, a1, a2, kind, K):
     """One time column of one tile row at one layer: the SIMD loop.
 
     The state of a pair is (V, P) with P = V' Q: the forward form needs Q only
-    through V' Q, so two arrays carry it (less memory traffic than three).
-    (vp, pp) of this layer at the previous column are replaced by their values
-    at column ``c``; (vl, pl) are the layer below at column ``c`` (already
-    updated); ``first``: layer 1, whose input is ``inp``. ``masked``: some
-    pairs have not started yet; their state stays exactly 0.
+    through V' Q. ``St[l, 0]`` holds V and ``St[l, 1]`` P; pairs jlo + jj
+    (jj < n) of tile row ii go from the previous column to column ``c``
+    (``uc`` as an index). Their y samples are jb + jj, whose dual factors are
+    ``Y[uc, ra]`` and ``Y[uc, rb]`` (see ``fused_cross``). ``first``:
+    layer 1, whose input term is ``u2 * src[sc, sr, sj + jj]``; deeper layers
+    read the layer below at column c from ``below[0 or 1, jj]``. ``masked``:
+    some pairs have not started yet; their state stays exactly 0.
+
+    Every index is unsigned: numba then emits no negative-index wrap-around,
+    which on an offset index (base + jj) blocks SIMD. A separate (not inlined)
+    function with few array arguments: inlining made numba reference-count
+    the arguments at every call, and every further array adds runtime overlap
+    checks to each call; both cost ~100 ns a row.
     """
     zero = K[_ZERO]
-    for jj in range(nn):
+    z = np.uint64(0)
+    o = np.uint64(1)
+    for jj in range(n):
+        s = jlo + jj
+        j = jb + jj
         if first:
-            sig = w2 * vp[jj] + u2 * inp[jj] + bb
-            q = sig + w2 * pp[jj]
+            sig = w2 * St[l, z, ii, s] + u2 * src[sc, sr, sj + jj] + bb
+            q = sig + w2 * St[l, o, ii, s]
         else:
-            sig = w2 * vp[jj] + u2 * vl[jj] + bb
-            q = sig + w2 * pp[jj] + u2 * pl[jj]
-        v, d = _dual(kind, sig, a1, a2, b1[jj], b2[jj], K)
+            sig = w2 * St[l, z, ii, s] + u2 * below[z, jj] + bb
+            q = sig + w2 * St[l, o, ii, s] + u2 * below[o, jj]
+        v, d = _dual(kind, sig, a1, a2, Y[uc, ra, j], Y[uc, rb, j], K)
         p = d * q
         if masked:
-            act = c >= max(si, st[jj])
+            act = c >= max(si, starty[j])
             v = v if act else zero
             p = p if act else zero
-        vp[jj] = v
-        pp[jj] = p
+        St[l, z, ii, s] = v
+        St[l, o, ii, s] = p
 
 
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
-def fused_cross(xT, startx, A1, A2, yT, starty, B1, B2, tiles, bounds, symmetric, kind,
-                sw2, su2, sb2, sv2, K, ntk, nngp):
-    """Fill ``ntk``/``nngp`` for every pair of every tile.
+def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
+                sw2, su2, sb2, sv2, K, rowid, colid, out):
+    """Fill ``out`` = (ntk, nngp) for every pair of every tile.
 
-    xT : (W, m, Nx) right-aligned values, time-major; startx : (Nx,) first
-    column of each sequence; A1, A2 : (L, W, Nx) per-sample factors (relu:
-    1/sqrt(Sigma_xx) or 0, sqrt(Sigma_xx); erf: 1/sqrt(1 + 2 Sigma_xx), unused);
-    same for y. tiles : (n_tiles, 4) rows [i0, i1) x columns [j0, j1). With
-    ``symmetric`` (x is y), only pairs j > i are computed (the pair (i, i) is
-    computed exactly elsewhere) and results are mirrored. Worker ``w`` runs
+    X : (W, m + 2L, Nx) per-sample table of x, time-major and right-aligned
+    (``_fused_prep.sample_tables``): rows [0, m) the values, m + l and
+    m + L + l the dual factors of layer l (relu: 1/sqrt(Sigma_xx) or 0 and
+    sqrt(Sigma_xx / (2 pi)); erf: 1/sqrt(1 + 2 Sigma_xx) and unused).
+    startx : (Nx,) first column of each sequence. Y, starty : the same for y,
+    whose sample count may be padded to a multiple of ``ALIGN`` (padding:
+    zeros, starting with the last real sample). tiles :
+    (n_tiles, 4) rows [i0, i1) x columns [j0, j1). With ``symmetric`` (x is
+    y), only pairs j > i are computed (the pair (i, i) is computed exactly
+    elsewhere) and results are mirrored. Worker ``w`` runs
     tiles[bounds[w]:bounds[w + 1]] (a static, cost-balanced split).
     sw2, su2, sb2 : (L,) squared sigmas, su2[0] already divided by m.
+    rowid, colid : where sorted sample i of x (j of y) goes in ``out``
+    (the inputs are sorted by length; the outputs are in the caller's order);
+    len(colid) is y's real sample count.
     """
-    # constants as a tuple of scalars (registers): loads from the array K inside
-    # the pair loop would need alias checks against every store and block SIMD
-    Kt = (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10],
-          K[11], K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20],
-          K[21])
+    Kt = register_constants(K)
     for w in prange(bounds.shape[0] - 1):
         for k in range(bounds[w], bounds[w + 1]):
-            _tile(xT, startx, A1, A2, yT, starty, B1, B2, tiles[k], symmetric, kind,
-                  sw2, su2, sb2, sv2, Kt, ntk, nngp)
+            _tile(X, startx, Y, starty, m, tiles[k], symmetric, kind,
+                  sw2, su2, sb2, sv2, Kt, rowid, colid, out)
 
 
 @njit(fastmath=_FLAGS, error_model="numpy")
-def _tile(xT, startx, A1, A2, yT, starty, B1, B2, tile, symmetric, kind,
-          sw2, su2, sb2, sv2, Kt, ntk, nngp):
-    L = A1.shape[0]
-    W = xT.shape[0]
-    m = xT.shape[1]
+def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
+          sw2, su2, sb2, sv2, Kt, rowid, colid, out):
+    U = np.uint64
+    L = sw2.shape[0]
+    W = X.shape[0]
     i0 = tile[0]
     i1 = tile[1]
     j0 = tile[2]
     j1 = tile[3]
     ni = i1 - i0
     nj = j1 - j0
-    Vp = np.zeros((L, ni, nj), dtype=xT.dtype)
-    Pp = np.zeros((L, ni, nj), dtype=xT.dtype)
-    inp = np.empty(nj, dtype=xT.dtype)
-    below_v = np.empty(nj, dtype=xT.dtype)
-    below_p = np.empty(nj, dtype=xT.dtype)
+    St = np.zeros((L, 2, ni, nj), dtype=X.dtype)
+    inp = np.empty((1, 1, nj), dtype=X.dtype)  # layer-1 inner products when m > 1
+    below = np.empty((2, nj), dtype=X.dtype)
     c0 = max(startx[i0:i1].min(), starty[j0:j1].min())
+    z = U(0)
+    um = U(m)
     for c in range(c0, W):
+        uc = U(c)
         for ii in range(ni):
             i = i0 + ii
             jlo = min(max(0, i + 1 - j0), nj) if symmetric else 0
-            nn = nj - jlo
-            if nn == 0:
+            jlo -= jlo % ALIGN  # whole SIMD blocks: the pairs j <= i it adds are not written
+            n = U(nj - jlo)
+            if n == z:
                 continue
+            uii, ujlo, jb = U(ii), U(jlo), U(j0 + jlo)
             si = startx[i]
-            # 1-D views indexed by a loop counter from 0 alone: numba's
-            # negative-index wrap-around check would otherwise block SIMD
-            st = starty[j0 + jlo:j1]
             # columns are sorted by start, so the row's last pair starts last
-            masked = c < max(si, st[nn - 1])
-            # layer-1 input term su^2/m <x_t, y_t'> = u1 * inp[jj]
-            if m == 1:  # no extra pass: inp is y's column, x's value goes in u1
-                inp1 = yT[c, 0, j0 + jlo:j1]
-                u1 = su2[0] * xT[c, 0, i]
+            masked = c < max(si, starty[j1 - 1])
+            # layer-1 input term su^2/m <x_t, y_t'> = u1 * (y's values, or inp when m > 1)
+            if m == 1:  # no extra pass: x's value goes in u1
+                u1 = su2[0] * X[c, 0, i]
             else:
-                inp1 = inp[:nn]
                 u1 = su2[0]
-                yv = yT[c, 0, j0 + jlo:j1]
-                xv = xT[c, 0, i]
-                for jj in range(nn):
-                    inp1[jj] = xv * yv[jj]
+                xv = X[c, 0, i]
+                for jj in range(n):
+                    inp[z, z, jj] = xv * Y[uc, z, jb + jj]
                 for f in range(1, m):
-                    yv = yT[c, f, j0 + jlo:j1]
-                    xv = xT[c, f, i]
-                    for jj in range(nn):
-                        inp1[jj] += xv * yv[jj]
+                    xv = X[c, f, i]
+                    uf = U(f)
+                    for jj in range(n):
+                        inp[z, z, jj] += xv * Y[uc, uf, jb + jj]
             for l in range(L):
-                vp, pp = Vp[l, ii, jlo:], Pp[l, ii, jlo:]
-                a1, a2 = A1[l, c, i], A2[l, c, i]
-                b1, b2 = B1[l, c, j0 + jlo:j1], B2[l, c, j0 + jlo:j1]
+                ul = U(l)
+                a1, a2 = X[c, m + l, i], X[c, m + L + l, i]
                 w2, bb = sw2[l], sb2[l]
-                # literal flags, one call site each: LLVM then compiles four
-                # branch-free loops instead of one loop that if-converts them
-                # (layer 1 passes inp1 as the unused layer below: aliasing vl
-                # with vp would fail the vectoriser's overlap check)
-                if l == 0:
+                ra, rb = um + ul, um + U(L) + ul
+                # literal flags, one call site each: numba compiles a
+                # branch-free loop per combination (a runtime flag is
+                # if-converted by LLVM into computing both branches); the
+                # input array is passed at the call site, never held in a
+                # variable (an array variable costs reference counts)
+                if l == 0 and m == 1:
                     if masked:
-                        _row(nn, vp, pp, inp1, inp1, inp1, True, True, c, si, st,
-                             w2, u1, bb, a1, a2, b1, b2, kind, Kt)
+                        _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
+                             True, True, w2, u1, bb, a1, a2, kind, Kt)
                     else:
-                        _row(nn, vp, pp, inp1, inp1, inp1, True, False, c, si, st,
-                             w2, u1, bb, a1, a2, b1, b2, kind, Kt)
+                        _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
+                             True, False, w2, u1, bb, a1, a2, kind, Kt)
+                elif l == 0:
+                    if masked:
+                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
+                             True, True, w2, u1, bb, a1, a2, kind, Kt)
+                    else:
+                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
+                             True, False, w2, u1, bb, a1, a2, kind, Kt)
                 else:
-                    vl, pl = below_v[:nn], below_p[:nn]
-                    vl[:] = Vp[l - 1, ii, jlo:]
-                    pl[:] = Pp[l - 1, ii, jlo:]
+                    # the layer below is copied out: read straight from St it
+                    # would alias the stores and fail the overlap check
+                    lb = U(l - 1)
+                    for jj in range(n):
+                        below[z, jj] = St[lb, z, uii, ujlo + jj]
+                        below[U(1), jj] = St[lb, U(1), uii, ujlo + jj]
                     if masked:
-                        _row(nn, vp, pp, vl, pl, inp1, False, True, c, si, st,
-                             w2, su2[l], bb, a1, a2, b1, b2, kind, Kt)
+                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
+                             False, True, w2, su2[l], bb, a1, a2, kind, Kt)
                     else:
-                        _row(nn, vp, pp, vl, pl, inp1, False, False, c, si, st,
-                             w2, su2[l], bb, a1, a2, b1, b2, kind, Kt)
+                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
+                             False, False, w2, su2[l], bb, a1, a2, kind, Kt)
+    j_end = min(nj, colid.shape[0] - j0)  # padding columns are not written
     for ii in range(ni):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
-        for jj in range(jlo, nj):
-            v = Vp[L - 1, ii, jj]
-            t = sv2 * v + sv2 * Pp[L - 1, ii, jj]
+        r = rowid[i0 + ii]
+        for jj in range(jlo, j_end):
+            v = St[L - 1, 0, ii, jj]
+            t = sv2 * v + sv2 * St[L - 1, 1, ii, jj]
             g = sv2 * v
-            ntk[i0 + ii, j0 + jj] = t
-            nngp[i0 + ii, j0 + jj] = g
+            col = colid[j0 + jj]
+            out[0, r, col] = t
+            out[1, r, col] = g
             if symmetric:
-                ntk[j0 + jj, i0 + ii] = t
-                nngp[j0 + jj, i0 + ii] = g
+                out[0, col, r] = t
+                out[1, col, r] = g

@@ -3,26 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fused import ERF, RELU, constants, fused_cross
+from ._fused import ALIGN, ERF, RELU, constants, fused_cross
 
-__all__ = ["fused_gram", "fused_tables"]
+__all__ = ["fused_gram"]
 
 # rows x columns of a tile: the SIMD loop runs along a row (long rows, few
-# loop overheads); 3 state arrays x L x TILE_I x TILE_J doubles stay in cache
+# loop overheads); 2 state arrays x L x TILE_I x TILE_J doubles stay in cache
 TILE_I, TILE_J = 4, 512
-
-
-def _aux(S, erf, dt):
-    """Per-sample factors (computed in float64, then cast): see ``fused_cross``."""
-    if erf:
-        a1 = 1.0 / np.sqrt(1.0 + 2.0 * S)
-        a2 = np.zeros_like(S)
-    else:
-        # variances below dt's normal range count as zero (1/sqrt would overflow)
-        r = np.sqrt(np.where(S >= np.finfo(dt).tiny, S, 0.0))
-        a1 = np.divide(1.0, r, out=np.zeros_like(S), where=r > 0)
-        a2 = r
-    return np.ascontiguousarray(a1, dtype=dt), np.ascontiguousarray(a2, dtype=dt)
 
 
 def _assign(cost, n_workers):
@@ -41,74 +28,87 @@ def _assign(cost, n_workers):
     return order, bounds
 
 
-def _pairs_in_tiles(tiles, symmetric):
-    """Number of computed pairs per tile (j > i only when symmetric)."""
-    rows = tiles[:, 1] - tiles[:, 0]
-    cols = tiles[:, 3] - tiles[:, 2]
-    if not symmetric:
-        return rows * cols
-    out = np.empty(len(tiles), dtype=np.int64)
-    for k, (i0, i1, j0, j1) in enumerate(tiles):
-        i = np.arange(i0, i1)
-        out[k] = np.clip(j1 - np.maximum(j0, i + 1), 0, None).sum()
-    return out
+def _tiles(nx, ny, symmetric):
+    """Tiles (i0, i1, j0, j1) covering the pairs, and the pairs computed in each.
+
+    With ``symmetric`` only pairs j > i are computed (the diagonal is exact
+    elsewhere) and tiles holding none are left out.
+    """
+    I0, J0 = (a.ravel() for a in np.meshgrid(np.arange(0, nx, TILE_I), np.arange(0, ny, TILE_J),
+                                             indexing="ij"))
+    I1, J1 = np.minimum(I0 + TILE_I, nx), np.minimum(J0 + TILE_J, ny)
+    if symmetric:
+        keep = J1 - 1 > I0
+        I0, I1, J0, J1 = I0[keep], I1[keep], J0[keep], J1[keep]
+        rows = I0[:, None] + np.arange(TILE_I)  # rows past I1 count no pairs
+        per_row = np.clip(J1[:, None] - np.maximum(J0[:, None], rows + 1), 0, None)
+        pairs = np.where(rows < I1[:, None], per_row, 0).sum(axis=1)
+    else:
+        pairs = (I1 - I0) * (J1 - J0)
+    return np.stack([I0, I1, J0, J1], axis=1).astype(np.int64), pairs
 
 
-def fused_tables(p, b, width):
-    """Right-aligned values, first columns, self-variances and the exact diagonal."""
-    from ._fused_prep import self_tables
+def _side(p, b, width, order, dt):
+    """One side's per-sample table, sorted by ``order``, and its exact self-pair values.
 
-    XR = b.right_aligned(width)
-    start = width - b.lengths
+    The table's sample count is padded to a multiple of ``ALIGN`` with zero
+    samples that start with the last real one (so starts stay sorted).
+    """
+    from ._fused_prep import sample_tables
+
+    n = len(b)
+    n_pad = -(-n // ALIGN) * ALIGN
+    # one allocation: >= 4 MiB tables get transparent huge pages (numpy asks
+    # for them), where three separate ones page-faulted 4 KiB at a time
+    P = np.empty((width, b.n_features + 2 * p.n_layers, n_pad), dtype=dt)
+    P[:, :, n:] = 0
+    d_ntk, d_nngp = np.empty(n), np.empty(n)
     sw2, su2, sb2, sh2 = (np.array(v) for v in p._squares())
-    S, d_ntk, d_nngp = self_tables(XR, start, sw2, su2, sb2, sh2, p.sigma_v**2, p._dual.name == "erf")
-    return XR, start, S, (d_ntk, d_nngp)
+    sample_tables(np.ascontiguousarray(b.data), b.lengths, order, sw2, su2, sb2, sh2, p.sigma_v**2,
+                  p._dual.name == "erf", float(np.finfo(dt).tiny), P, d_ntk, d_nngp)
+    start = (width - b.lengths)[order]
+    start = np.concatenate([start, np.full(n_pad - n, start[-1])])
+    return P, start, (d_ntk, d_nngp)
 
 
-def fused_gram(p, XR, sx, Sx, YR, sy, Sy, symmetric, dt, n_jobs=None):
-    """Run ``fused_cross``; the diagonal of a symmetric Gram is left to the caller."""
+def fused_gram(p, bx, by, dt, n_jobs=None):
+    """Gram of two checked batches with the fused kernel; ``by is None``: training Gram.
+
+    The training Gram's diagonal is the exact self-pair value (sigma_h included).
+    Returns ``(ntk, nngp)``, two views of one array.
+    """
     import numba
 
-    erf = p._dual.name == "erf"
-    nx, ny = XR.shape[0], YR.shape[0]
-    # longest first: pairs of a tile then start at nearly the same column
-    ox = np.argsort(sx, kind="stable")
-    oy = ox if symmetric else np.argsort(sy, kind="stable")
-    W = XR.shape[1]
-    xT = np.ascontiguousarray(XR[ox].transpose(1, 2, 0), dtype=dt)
-    yT = xT if symmetric else np.ascontiguousarray(YR[oy].transpose(1, 2, 0), dtype=dt)
-    A1, A2 = _aux(Sx[:, :, ox], erf, dt)
-    B1, B2 = (A1, A2) if symmetric else _aux(Sy[:, :, oy], erf, dt)
-    sxs, sys_ = np.ascontiguousarray(sx[ox]), np.ascontiguousarray(sy[oy])
-    tiles = np.array(
-        [
-            (i, min(i + TILE_I, nx), j, min(j + TILE_J, ny))
-            for i in range(0, nx, TILE_I)
-            for j in range(0, ny, TILE_J)
-            if not symmetric or min(j + TILE_J, ny) - 1 > i
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 4)
-    first = np.maximum(sxs[tiles[:, 0]], sys_[tiles[:, 2]])
+    symmetric = by is None
     threads_before = numba.get_num_threads()
     n_threads = threads_before if n_jobs is None else int(n_jobs)
     if n_threads < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
-    cost = _pairs_in_tiles(tiles, symmetric) * (W - first).astype(float)
-    order, bounds = _assign(cost, n_threads)
+    W = int(bx.lengths.max() if symmetric else max(bx.lengths.max(), by.lengths.max()))
+    # longest first: the pairs of a tile then start at nearly the same column
+    ox = np.argsort(-bx.lengths, kind="stable")
+    X, sx, diag = _side(p, bx, W, ox, dt)
+    if symmetric:
+        oy, Y, sy = ox, X, sx
+    else:
+        oy = np.argsort(-by.lengths, kind="stable")
+        Y, sy, _ = _side(p, by, W, oy, dt)
+    nx, ny = len(bx), len(sy)  # y padded to a multiple of ALIGN
+    tiles, pairs = _tiles(nx, ny, symmetric)
+    first = np.maximum(sx[tiles[:, 0]], sy[tiles[:, 2]])
+    order, bounds = _assign(pairs * (W - first).astype(float), n_threads)
     tiles = np.ascontiguousarray(tiles[order])
     sw2, su2, sb2, _ = (np.array(v, dtype=dt) for v in p._squares())
-    su2[0] = su2[0] / XR.shape[2]
-    ntk = np.empty((nx, ny), dtype=dt)
-    nngp = np.empty((nx, ny), dtype=dt)
+    su2[0] = su2[0] / bx.n_features
+    out = np.empty((2, nx, len(oy)), dtype=dt)
     try:
         numba.set_num_threads(n_threads)
-        fused_cross(xT, sxs, A1, A2, yT, sys_, B1, B2, tiles, bounds, symmetric, ERF if erf else RELU,
-                    sw2, su2, sb2, dt.type(p.sigma_v**2), constants(dt), ntk, nngp)
+        fused_cross(X, sx, Y, sy, bx.n_features, tiles, bounds, symmetric,
+                    ERF if p._dual.name == "erf" else RELU, sw2, su2, sb2, dt.type(p.sigma_v**2),
+                    constants(dt), ox, oy, out)
     finally:
         numba.set_num_threads(threads_before)
-    out_ntk = np.empty_like(ntk)
-    out_nngp = np.empty_like(nngp)
-    out_ntk[np.ix_(ox, oy)] = ntk
-    out_nngp[np.ix_(ox, oy)] = nngp
-    return out_ntk, out_nngp
+    if symmetric:
+        idx = np.arange(nx)
+        out[0, idx, idx], out[1, idx, idx] = diag
+    return out[0], out[1]

@@ -1,9 +1,11 @@
-"""Per-sample tables for the fused kernel, in one compiled pass.
+"""Per-sample inputs of the fused kernel, in one compiled pass.
 
 The same quantities as ``_recursion.self_variance_table`` and
 ``_recursion.diagonal`` (which stay the array-namespace reference for the
-numpy and CuPy paths), computed per sample in numba: the numpy versions loop
-over time columns in Python and were ~15 % of a fused Gram's wall time.
+numpy and CuPy paths), computed per sample in numba and written straight into
+the layout the pair kernel reads (sorted by length, right-aligned,
+time-major): host-side transposes, gathers and per-sample factors were ~20 %
+of a fused Gram's wall time at N = 500.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["self_tables"]
+__all__ = ["sample_tables"]
 
 
 @njit(inline="always", error_model="numpy")
@@ -23,40 +25,76 @@ def _diag_dual(k, erf):
     return k / 2.0, 0.5 if k > 0 else 0.25
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def self_tables(XR, start, sw2, su2, sb2, sh2, sv2, erf):
-    """Self-variances S (L, W, N) and the exact training-Gram diagonal (N,) x 2.
+_BLOCK = 64  # samples per parallel work item: column-major writes stay in a few cache lines
 
-    XR : (N, W, m) right-aligned sequences; start : (N,) first columns;
-    sw2, su2, sb2, sh2 : (L,) squared sigmas (su2[0] not divided by m).
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, P, d_ntk, d_nngp):
+    """Fill the pair kernel's per-sample inputs and the exact self-pair values.
+
+    data : (N, T, m) left-aligned values; lengths : (N,); order : (N,) the
+    sample at sorted position k is ``order[k]``, longest first; sw2, su2, sb2,
+    sh2 : (L,) squared sigmas (su2[0] not divided by m); tiny : variances
+    below this count as zero (1/sqrt would overflow the kernel's dtype).
+
+    Written at sorted position k, column c = W - T_i + t of sequence step t
+    (W = P.shape[0]), into P (W, m + 2L, N): rows [0, m) the values, rows
+    m + l and m + L + l the factors of Sigma(l, t, t)(x, x) (sigma_h
+    included) that the duals need: relu 1/sqrt(S) (0 if S < tiny) and
+    sqrt(S / (2 pi)) (the dual's 1/(2 pi) split between the two samples);
+    erf 1/sqrt(1 + 2 S) and 0. Every entry is written (0 before a
+    sequence starts), so P may come uninitialised. Written at the original
+    index i: d_ntk, d_nngp (N,) the training-Gram diagonal.
+
+    Blocks of samples run in parallel, each column by column, so the writes
+    to the time-major outputs are contiguous.
     """
-    N, W, m = XR.shape
+    N, _, m = data.shape
+    W = P.shape[0]  # P may hold more than N samples: the caller's padding
     L = sw2.shape[0]
-    S = np.zeros((L, W, N))
-    ntk = np.empty(N)
-    nngp = np.empty(N)
-    for i in prange(N):
-        Q = np.zeros(L)
-        Dp = np.zeros(L)
-        for c in range(start[i], W):
-            for l in range(L):
-                w = sh2[l] if c == start[i] else _diag_dual(S[l, c - 1, i], erf)[0]
-                if l == 0:
-                    sq = 0.0
-                    for f in range(m):
-                        sq += XR[i, c, f] * XR[i, c, f]
-                    inp = su2[0] / m * sq
-                else:
-                    inp = su2[l] * _diag_dual(S[l - 1, c, i], erf)[0]
-                sig = sw2[l] * w + inp + sb2[l]
-                S[l, c, i] = sig
-                d = _diag_dual(sig, erf)[1]
-                q = sig + sw2[l] * Dp[l] * Q[l]
-                if l > 0:
-                    q = q + su2[l] * Dp[l - 1] * Q[l - 1]
-                Q[l] = q
-                Dp[l] = d
-        v, d = _diag_dual(S[L - 1, W - 1, i], erf)
-        ntk[i] = sv2 * v + sv2 * d * Q[L - 1]
-        nngp[i] = sv2 * v
-    return S, ntk, nngp
+    for blk in prange((N + _BLOCK - 1) // _BLOCK):
+        k0 = blk * _BLOCK
+        nb = min(_BLOCK, N - k0)
+        S = np.zeros((L, nb))  # S[l, k]: layer l at the latest column it has reached
+        Q = np.zeros((L, nb))
+        Dp = np.zeros((L, nb))
+        for c in range(W):
+            for b in range(nb):
+                k = k0 + b
+                i = order[k]
+                t = c - (W - lengths[i])
+                if t < 0:
+                    for r in range(m + 2 * L):
+                        P[c, r, k] = 0.0
+                    continue
+                sq = 0.0
+                for f in range(m):
+                    x = data[i, t, f]
+                    P[c, f, k] = x
+                    sq += x * x
+                for l in range(L):
+                    w = sh2[l] if t == 0 else _diag_dual(S[l, b], erf)[0]
+                    inp = su2[0] / m * sq if l == 0 else su2[l] * _diag_dual(S[l - 1, b], erf)[0]
+                    sig = sw2[l] * w + inp + sb2[l]
+                    S[l, b] = sig
+                    if erf:
+                        P[c, m + l, k] = 1.0 / math.sqrt(1.0 + 2.0 * sig)
+                        P[c, m + L + l, k] = 0.0
+                    elif sig >= tiny:
+                        r = math.sqrt(sig)
+                        P[c, m + l, k] = 1.0 / r
+                        P[c, m + L + l, k] = math.sqrt(sig / (2.0 * math.pi))
+                    else:
+                        P[c, m + l, k] = 0.0
+                        P[c, m + L + l, k] = 0.0
+                    d = _diag_dual(sig, erf)[1]
+                    q = sig + sw2[l] * Dp[l, b] * Q[l, b]
+                    if l > 0:
+                        q = q + su2[l] * Dp[l - 1, b] * Q[l - 1, b]
+                    Q[l, b] = q
+                    Dp[l, b] = d
+        for b in range(nb):
+            v, d = _diag_dual(S[L - 1, b], erf)
+            i = order[k0 + b]
+            d_ntk[i] = sv2 * v + sv2 * d * Q[L - 1, b]
+            d_nngp[i] = sv2 * v

@@ -270,19 +270,13 @@ class RNTK:
         if backend == "reference":
             return self._gram_reference(bx, by)
         sym = by is None
+        if backend == "numba":
+            from ._fused_driver import fused_gram
+
+            return fused_gram(self, bx, by, dt, n_jobs)
         by_ = bx if sym else by
         W = int(max(bx.lengths.max(), by_.lengths.max()))
         nx, ny = len(bx), len(by_)
-        if backend == "numba":
-            from ._fused_driver import fused_gram, fused_tables
-
-            XR, sx, Sx, diag_x = fused_tables(self, bx, W)
-            YR, sy, Sy, _ = (XR, sx, Sx, None) if sym else fused_tables(self, by_, W)
-            ntk, nngp = fused_gram(self, XR, sx, Sx, YR, sy, Sy, sym, dt, n_jobs)
-            if sym:
-                idx = np.arange(nx)
-                ntk[idx, idx], nngp[idx, idx] = diag_x
-            return ntk, nngp
         XR, sx, Sx = self._tables(bx, W)
         YR, sy, Sy = (XR, sx, Sx) if sym else self._tables(by_, W)
         ntk = np.empty((nx, ny), dtype=dt)
