@@ -123,6 +123,9 @@ class CountingKernel:
         self.calls.append((len(X), None if Y is None else len(Y)))
         return self.kernel.gram(X, Y)
 
+    def __repr__(self):  # a checkpoint identifies kernels by repr
+        return repr(self.kernel)
+
 
 def test_search_equals_gridsearchcv_classification(rng):
     X, y = _blobs(rng, n=36, T=5)
@@ -293,3 +296,76 @@ def test_small_classes_get_round_robin_stratified_folds(rng):
     assert sorted(len(va) for _, va in folds) == [1] * 8 + [2] * 2
     for tr, va in folds:
         assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 12
+
+
+# -- direct libsvm fits and checkpoints ----------------------------------------------
+def test_direct_libsvm_fits_predict_like_svc(rng):
+    """fit_precomputed makes SVC's libsvm call: identical predictions on random
+    precomputed problems (binary and multi-class, numeric and string labels)."""
+    from rntk.estimators._libsvm import fit_precomputed
+
+    for trial in range(60):
+        n, k = int(rng.integers(8, 60)), int(rng.integers(2, 6))
+        Z = rng.normal(size=(n + 25, int(rng.integers(1, 4))))
+        G = Z @ Z.T + rng.uniform(0, 2) * np.exp(-((Z[:, None] - Z[None]) ** 2).sum(-1))
+        codes = rng.integers(0, k, n)
+        codes[:k] = np.arange(k)
+        y = np.array(list("abcdef"))[codes] if trial % 2 else 3 * codes - 1
+        C = 10 ** rng.uniform(-2, 2)
+        ref = SVC(kernel="precomputed", C=C).fit(G[:n, :n], y).predict(G[n:, :n])
+        np.testing.assert_array_equal(fit_precomputed(G[:n, :n], y, C).predict(G[n:, :n]), ref)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        fit_precomputed(np.eye(3), np.zeros(3), 1.0)
+
+
+def test_search_svm_backends_agree(rng):
+    X, y = _blobs(rng, n=40, T=5)
+    Xt, yt = _blobs(rng, n=15, T=5)
+    kernels = [RNTK(sigma_b=0.0), RNTK(sigma_b=0.7, sigma_h=0.5), RBFKernel(gamma=2.0)]
+    a = kernel_grid_search(X, y, kernels, X_test=Xt, y_test=yt, cv=4, svm="libsvm")
+    b = kernel_grid_search(X, y, kernels, X_test=Xt, y_test=yt, cv=4, svm="sklearn")
+    np.testing.assert_array_equal(a.fold_scores, b.fold_scores)
+    np.testing.assert_array_equal(a.test_scores, b.test_scores)
+    with pytest.raises(ValueError, match="svm must be"):
+        kernel_grid_search(X, y, kernels, cv=4, svm="thundersvm")
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class FailingKernel:
+    """A kernel whose gram raises on its n-th call (a crash mid-search)."""
+
+    def __init__(self, kernel, fail_on):
+        self.kernel, self.fail_on, self.n = kernel, fail_on, 0
+
+    def gram(self, X, Y=None):
+        self.n += 1
+        if self.n == self.fail_on:
+            raise _Interrupt
+        return self.kernel.gram(X, Y)
+
+    def __repr__(self):
+        return repr(self.kernel)
+
+
+def test_search_checkpoint_resumes_to_the_uninterrupted_result(rng, tmp_path):
+    X, y = _blobs(rng, n=30, T=5)
+    Xt, yt = _blobs(rng, n=10, T=5)
+    base = [RNTK(sigma_b=b) for b in (0.0, 0.2, 0.5, 1.0)]
+    full = kernel_grid_search(X, y, base, X_test=Xt, y_test=yt, cv=3)
+    ck = tmp_path / "search.npz"
+    crashing = [FailingKernel(k, fail_on=1 if i == 2 else 0) for i, k in enumerate(base)]
+    with pytest.raises(_Interrupt):  # the third configuration crashes; two are saved
+        kernel_grid_search(X, y, crashing, X_test=Xt, y_test=yt, cv=3, checkpoint=ck, checkpoint_every=0)
+    with np.load(ck) as z:
+        assert z["done"].tolist() == [True, True, False, False]
+    counted = [CountingKernel(k) for k in base]
+    resumed = kernel_grid_search(X, y, counted, X_test=Xt, y_test=yt, cv=3, checkpoint=ck)
+    assert [len(c.calls) for c in counted] == [0, 0, 2, 2]  # only the unfinished ones ran
+    np.testing.assert_array_equal(resumed.fold_scores, full.fold_scores)
+    np.testing.assert_array_equal(resumed.test_scores, full.test_scores)
+    assert resumed.best == full.best
+    with pytest.raises(ValueError, match="different search"):  # other data, same file
+        kernel_grid_search(X[::-1], y[::-1], base, X_test=Xt, y_test=yt, cv=3, checkpoint=ck)

@@ -20,15 +20,20 @@ Modes:
 * full (default): the paper's grids (900 RNTK, 540 NTK, 18 RBF, 30 polynomial
   configurations) on the 37 of the paper's datasets available offline plus
   Trace (``rntk.datasets``; the ``rntk[ucr]`` packages or ``--root``).
-  NOT run or timed in this commit.
 * ``--quick``: reduced grids and 5-fold CV on three small shipped datasets
   (Trace is real; SynthCBF and SynthVarLenSines are synthetic, with no paper
   numbers).
 
-Resumable: each finished dataset is cached in ``<out>/table_ucr_cache/`` under
-a key of the mode and grids, and skipped on the next run. Output:
-``table_ucr.json`` (everything), ``table_ucr.md`` (the side-by-side table) and
-``table_ucr.png`` (our accuracy vs the paper's).
+Work is split into (dataset, kernel family) units, run by ``--jobs`` worker
+processes (default: one per CPU, each with one numba thread; the largest units
+first). Resumable at two levels: every finished unit is cached in
+``<out>/table_ucr_cache/<dataset>__<family>.json`` under a key of the grids
+and protocol, and a running unit checkpoints its finished kernel
+configurations to ``<dataset>__<family>.npz`` at least once a minute
+(``kernel_grid_search(checkpoint=...)``), so an interrupted run loses at most
+a minute of work. Output: ``table_ucr.json`` (everything, with wall time per
+unit split into Gram and SVM time), ``table_ucr.md`` (the side-by-side table)
+and ``table_ucr.png`` (our accuracy vs the paper's).
 """
 from __future__ import annotations
 
@@ -110,48 +115,77 @@ def unit_norm(X: np.ndarray) -> np.ndarray:
     return X / norms
 
 
-def run_dataset(name: str, grids: dict, folds: int, root, progress: bool) -> dict:
-    from rntk.datasets import list_ucr, load_ucr
-    from rntk.estimators import kernel_grid_search
+def load_dataset(name: str, root):
+    """Train and test splits, each series scaled to unit norm, and the padded versions."""
+    from rntk.datasets import load_ucr
 
     X, y = load_ucr(name, "train", root)
     Xt, yt = load_ucr(name, "test", root)
     X, Xt = unit_norm(X), unit_norm(Xt)
     width = max(X.shape[1], Xt.shape[1])
-    pad = lambda A: np.nan_to_num(np.pad(A, ((0, 0), (0, width - A.shape[1])), constant_values=np.nan))
-    rec = {
-        "source": list_ucr(root)[name].source,
-        "n_train": len(X), "n_test": len(Xt), "length": width,
-        "variable_length": bool(np.isnan(X).any() or np.isnan(Xt).any()),
-        "n_classes": len(np.unique(y)), "families": {},
+    pad = lambda A: np.nan_to_num(np.pad(A, ((0, 0), (0, width - A.shape[1])), constant_values=np.nan))  # noqa: E731
+    return X, y, Xt, yt, pad(X), pad(Xt)
+
+
+def dataset_facts(name: str, root) -> dict:
+    from rntk.datasets import list_ucr
+
+    X, y, Xt, _, _, _ = load_dataset(name, root)
+    return {"source": list_ucr(root)[name].source, "n_train": len(X), "n_test": len(Xt),
+            "length": max(X.shape[1], Xt.shape[1]),
+            "variable_length": bool(np.isnan(X).any() or np.isnan(Xt).any()),
+            "n_classes": len(np.unique(y))}
+
+
+def run_unit(name: str, fam: str, grids: dict, folds: int, root, checkpoint) -> dict:
+    """One kernel family on one dataset: the paper's protocol, the selected setting, timings."""
+    from rntk.estimators import kernel_grid_search
+
+    t0 = time.perf_counter()
+    X, y, Xt, yt, Xp, Xtp = load_dataset(name, root)
+    cfg = configs(fam, grids[fam])
+    a, at = (X, Xt) if fam == "RNTK" else (Xp, Xtp)
+    if fam == "RNTK" and a.shape[1] != at.shape[1]:  # the RNTK needs no common width,
+        a, at = list(a), list(at)  # but arrays of two widths are passed as sequences
+    res = kernel_grid_search(a, y, [k for _, k in cfg], C_GRID, X_test=at, y_test=yt,
+                             cv=folds, random_state=SEED, checkpoint=checkpoint)
+    tied = res.tied_test_scores
+    return {
+        "test_acc": 100 * res.test_score,
+        "cv_acc": 100 * res.best_cv_score,
+        "best": {**cfg[res.best[0]][0], "C": res.best_param},
+        "n_settings": len(cfg) * len(C_GRID),
+        "n_tied": len(res.tied),
+        "tied_test_acc_min": 100 * float(tied.min()),
+        "tied_test_acc_max": 100 * float(tied.max()),
+        "best_test_acc_any_setting": 100 * float(res.test_scores.max()),
+        "gram_s": float(res.gram_seconds.sum()),
+        "fit_s": float(res.fit_seconds.sum()),
+        "wall_s": time.perf_counter() - t0,
+        "paper_acc": PAPER.get(name, {}).get(fam),
     }
-    for fam in FAMILIES:
-        cfg = configs(fam, grids[fam])
-        a, at = (X, Xt) if fam == "RNTK" else (pad(X), pad(Xt))
-        if fam == "RNTK" and a.shape[1] != at.shape[1]:  # the RNTK needs no common width,
-            a, at = list(a), list(at)  # but arrays of two widths are passed as sequences
-        t0 = time.perf_counter()
-        res = kernel_grid_search(a, y, [k for _, k in cfg], C_GRID, X_test=at, y_test=yt,
-                                 cv=folds, random_state=SEED, progress=progress)
-        tied = res.tied_test_scores
-        rec["families"][fam] = {
-            "test_acc": 100 * res.test_score,
-            "cv_acc": 100 * res.best_cv_score,
-            "best": {**cfg[res.best[0]][0], "C": res.best_param},
-            "n_settings": len(cfg) * len(C_GRID),
-            "n_tied": len(res.tied),
-            "tied_test_acc_min": 100 * float(tied.min()),
-            "tied_test_acc_max": 100 * float(tied.max()),
-            "gram_s": float(res.gram_seconds.sum()),
-            "fit_s": float(res.fit_seconds.sum()),
-            "wall_s": time.perf_counter() - t0,
-            "paper_acc": PAPER.get(name, {}).get(fam),
-        }
-    return rec
 
 
-def _grid_key(quick: bool, grids: dict, folds: int) -> str:
-    blob = json.dumps({"quick": quick, "grids": grids, "C": C_GRID, "cv": folds, "seed": SEED}, sort_keys=True)
+def _unit_cost(facts: dict, fam: str, grids: dict) -> float:
+    """A rough relative cost (for scheduling the largest units first)."""
+    n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
+    n_cfg = int(np.prod([len(v) for v in grids[fam].values()]))
+    fits = n_cfg * len(C_GRID) * (CV_FOLDS + 1) * (1e-4 + 2e-8 * n * n * max(1, facts["n_classes"] / 5))
+    gram = n_cfg * (n * n / 2 + n * nt) * T * (2e-9 if fam == "RNTK" else 2e-11)
+    return fits + gram
+
+
+def _worker_init():
+    # one numba (and BLAS) thread per worker process: the workers are the parallelism
+    import os
+
+    for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[v] = "1"
+
+
+def _grid_key(quick: bool, grids: dict, folds: int, fam: str) -> str:
+    blob = json.dumps({"quick": quick, "grid": grids[fam], "family": fam, "C": C_GRID, "cv": folds,
+                       "seed": SEED, "protocol": 2}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -171,12 +205,68 @@ def table_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def selected_markdown(results: dict) -> str:
+    """The selected hyperparameters and the time of every (dataset, family) unit."""
+    lines = ["| dataset | " + " | ".join(f"{f} selected" for f in FAMILIES) + " | wall (s): "
+             + " / ".join(FAMILIES) + " |", "|" + "---|" * (2 + len(FAMILIES))]
+    for name, rec in results.items():
+        cells = [", ".join(f"{k}={v:g}" for k, v in rec["families"][f]["best"].items()) for f in FAMILIES]
+        wall = " / ".join(f"{rec['families'][f]['wall_s']:.0f}" for f in FAMILIES)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {wall} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
+    """Run the (dataset, family) units not yet cached; returns {(name, fam): record}."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    done, todo = {}, []
+    for name, fam in units:
+        f = cache / f"{name}__{fam}.json"
+        if f.is_file():
+            rec = json.loads(f.read_text())
+            if rec.get("key") == key_of[fam]:
+                done[(name, fam)] = rec
+                continue
+        todo.append((name, fam))
+    bar = tqdm(total=len(units), initial=len(done), desc="table_ucr units", unit="unit")
+
+    def finish(name, fam, rec):
+        rec["key"] = key_of[fam]
+        write_json(cache / f"{name}__{fam}.json", rec)
+        (cache / f"{name}__{fam}.npz").unlink(missing_ok=True)  # the checkpoint is spent
+        done[(name, fam)] = rec
+        bar.set_postfix_str(f"{name} {fam} {rec['wall_s']:.0f} s")
+        bar.update()
+
+    args = [(n, f, grids, folds, root, str(cache / f"{n}__{f}.npz")) for n, f in todo]
+    if jobs <= 1 or len(todo) <= 1:
+        for a in args:
+            finish(a[0], a[1], run_unit(*a))
+    else:
+        # spawn, not fork: numba's threading layer is not fork-safe
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_worker_init) as pool:
+            futures = {pool.submit(run_unit, *a): a[:2] for a in args}
+            for fut in as_completed(futures):
+                finish(*futures[fut], fut.result())
+    bar.close()
+    return done
+
+
 def main(argv=None):
+    import os
+
     p = parser(__doc__)
     p.add_argument("--root", default=None, help="folder in the UCR 2018 layout (searched first)")
     p.add_argument("--datasets", nargs="+", default=None, help="dataset names (default: by mode)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per available CPU)")
     args = p.parse_args(argv)
-    from tqdm.auto import tqdm
 
     from rntk.datasets import list_ucr
     from rntk.estimators import summarize
@@ -184,33 +274,29 @@ def main(argv=None):
     grids = GRIDS_QUICK if args.quick else GRIDS_FULL
     folds = CV_FOLDS_QUICK if args.quick else CV_FOLDS
     names = args.datasets or (DATASETS_QUICK if args.quick else DATASETS_FULL)
+    jobs = args.jobs or len(os.sched_getaffinity(0))
+    if jobs < 1:
+        p.error(f"--jobs must be >= 1, got {jobs}")
     available = list_ucr(args.root)
-    missing = [n for n in names if n not in available]
+    unknown = [n for n in names if n not in available]
     names = [n for n in names if n in available]
-    if missing:
-        print(f"table_ucr: not available offline, skipped: {', '.join(missing)}")
+    if unknown:
+        print(f"table_ucr: not available offline, skipped: {', '.join(unknown)}")
     if not names:
         print("table_ucr: no dataset available")
         return 1
     d = out_dir(args)
     cache = d / "table_ucr_cache"
     cache.mkdir(exist_ok=True)
-    key = _grid_key(args.quick, grids, folds)
-    results = {}
-    bar = tqdm(names, desc="datasets")
-    for name in bar:
-        bar.set_postfix_str(name)
-        f = cache / f"{name}.json"
-        if f.is_file():
-            rec = json.loads(f.read_text())
-            if rec.get("key") == key:
-                results[name] = rec
-                continue
-        t0 = time.perf_counter()
-        rec = run_dataset(name, grids, folds, args.root, progress=not args.quick)
-        rec["key"], rec["wall_s"] = key, time.perf_counter() - t0
-        write_json(f, rec)
-        results[name] = rec
+    t_start = time.perf_counter()
+    facts = {n: dataset_facts(n, args.root) for n in names}
+    key_of = {f: _grid_key(args.quick, grids, folds, f) for f in FAMILIES}
+    units = sorted(((n, f) for n in names for f in FAMILIES),
+                   key=lambda u: -_unit_cost(facts[u[0]], u[1], grids))
+    done = run_units(units, grids, folds, args.root, cache, key_of, jobs, args.quick)
+    results = {n: {**facts[n], "families": {f: done[(n, f)] for f in FAMILIES}} for n in names}
+    for rec in results.values():
+        rec["wall_s"] = float(sum(r["wall_s"] for r in rec["families"].values()))
 
     acc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in results])
     ours = summarize(acc, FAMILIES)
@@ -219,17 +305,19 @@ def main(argv=None):
     if with_paper:  # the paper's own numbers on the same datasets, for comparison
         pacc = np.array([[PAPER[n][f] for f in FAMILIES] for n in with_paper])
         oacc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in with_paper])
-        paper_summary = {"ours": summarize(oacc, FAMILIES), "paper": summarize(pacc, FAMILIES)}
+        paper_summary = {"ours": summarize(oacc, FAMILIES), "paper": summarize(pacc, FAMILIES),
+                         "datasets": with_paper}
     time_by_family = {f: {k: float(sum(results[n]["families"][f][k] for n in results))
                           for k in ("gram_s", "fit_s", "wall_s")} for f in FAMILIES}
     md = table_markdown(results)
-    (d / "table_ucr.md").write_text(md)
+    (d / "table_ucr.md").write_text(md + "\n" + selected_markdown(results))
     write_json(d / "table_ucr.json", {
         "quick": bool(args.quick), "grids": grids, "C": list(C_GRID), "cv_folds": folds,
         "seed": SEED, "tie_break": "smallest C, then first kernel configuration in grid order",
-        "datasets": results, "skipped": missing, "summary_all": ours,
+        "datasets": results, "skipped": unknown, "summary_all": ours,
         "summary_on_paper_datasets": paper_summary, "time_by_family": time_by_family,
-        "total_wall_s": float(sum(r["wall_s"] for r in results.values())),
+        "jobs": jobs, "cpu_seconds": float(sum(r["wall_s"] for r in results.values())),
+        "wall_s_this_invocation": time.perf_counter() - t_start,
     })
 
     import matplotlib
@@ -237,25 +325,38 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(results)), 3.8))
-    xs = np.arange(len(results))
-    for j, f in enumerate(FAMILIES):
-        off = (j - 1.5) * 0.2
-        ax.bar(xs + off, acc[:, j], width=0.18, color=f"C{j}", label=f"{f} (ours)")
-        pap = [results[n]["families"][f]["paper_acc"] for n in results]
-        ax.scatter([x + off for x, v in zip(xs, pap) if v is not None], [v for v in pap if v is not None],
-                   marker="_", s=120, color="k", zorder=3, label="paper" if j == 0 else None)
-    ax.set_xticks(xs)
-    ax.set_xticklabels(list(results), rotation=20, ha="right")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("C-SVM test accuracy: ours (bars), paper (ticks)" + (", quick grids" if args.quick else ""),
-                 fontsize=10)
-    ax.legend(frameon=False, fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    if with_paper:  # ours against the paper's, one point per dataset and family
+        fig, axes = plt.subplots(1, len(FAMILIES), figsize=(3.2 * len(FAMILIES), 3.4), sharey=True)
+        for ax, f in zip(axes, FAMILIES):
+            ours_f = [results[n]["families"][f]["test_acc"] for n in with_paper]
+            pap_f = [PAPER[n][f] for n in with_paper]
+            ax.scatter(pap_f, ours_f, s=14, color="C0")
+            ax.plot([0, 100], [0, 100], color="0.6", lw=0.8)
+            ax.set_title(f"{f}: ours vs paper", fontsize=9)
+            ax.set_xlabel("paper test accuracy (%)")
+            ax.set_xlim(0, 100)
+            ax.set_ylim(0, 100)
+        axes[0].set_ylabel("our test accuracy (%)")
+        fig.suptitle(f"C-SVM test accuracy on {len(with_paper)} UCR datasets"
+                     + (" (quick grids)" if args.quick else ""), fontsize=10)
+    else:
+        fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(results)), 3.8))
+        xs = np.arange(len(results))
+        for j, f in enumerate(FAMILIES):
+            ax.bar(xs + (j - 1.5) * 0.2, acc[:, j], width=0.18, color=f"C{j}", label=f)
+        ax.set_xticks(xs)
+        ax.set_xticklabels(list(results), rotation=20, ha="right")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.legend(frameon=False, fontsize=7, ncol=4)
+        ax.set_title("C-SVM test accuracy" + (", quick grids" if args.quick else ""), fontsize=10)
     save_figure(fig, d / "table_ucr.png")
     print(md, end="")
     print("Friedman rank (ours, all datasets): "
           + ", ".join(f"{f} {ours[f]['friedman_rank']:.2f}" for f in FAMILIES))
+    if paper_summary:
+        print("Friedman rank (paper, same datasets): "
+              + ", ".join(f"{f} {paper_summary['paper'][f]['friedman_rank']:.2f}" for f in FAMILIES))
     print("time (s) by family: " + ", ".join(
         f"{f} gram {t['gram_s']:.1f} + fit {t['fit_s']:.1f}" for f, t in time_by_family.items()))
     return 0

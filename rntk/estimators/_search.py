@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._estimators import gram_block
+from ._libsvm import fit_precomputed
 
 __all__ = ["GridSearchResult", "kernel_grid_search", "TIE_ATOL"]
 
@@ -153,6 +154,9 @@ def kernel_grid_search(
     task: str = "classification",
     output: str = "ntk",
     progress: bool = False,
+    svm: str = "libsvm",
+    checkpoint=None,
+    checkpoint_every: float = 60.0,
 ) -> GridSearchResult:
     """Grid search over kernel configurations and C (or alpha), one Gram each.
 
@@ -181,6 +185,18 @@ def kernel_grid_search(
     output : {"ntk", "nngp"}
     progress : bool
         A tqdm bar over kernel configurations.
+    svm : {"libsvm", "sklearn"}
+        How the C-SVMs are fitted: "libsvm" makes the libsvm call of
+        ``SVC(kernel="precomputed")`` directly (identical predictions, without
+        SVC's ~1 ms of per-fit validation; see ``rntk.estimators._libsvm``),
+        "sklearn" uses ``SVC`` itself. Ignored for regression.
+    checkpoint : path, optional
+        An ``.npz`` file the scores of finished kernel configurations are
+        written to (atomically, at most every ``checkpoint_every`` seconds and
+        at the end). If it exists, the configurations it holds are not
+        recomputed; a checkpoint of a different search (other data, kernels,
+        params, folds or task; kernels are identified by their ``repr``)
+        raises ``ValueError``.
 
     Returns
     -------
@@ -218,10 +234,15 @@ def kernel_grid_search(
         random_state = int(random_state.integers(2**31))
     splits = _splits(cv, X, y, regression, random_state)
 
-    def model(p):
+    if svm not in ("libsvm", "sklearn"):
+        raise ValueError(f"svm must be 'libsvm' or 'sklearn', got {svm!r}")
+
+    def fit(p, K, target):
         if regression:
-            return KernelRidge(kernel="precomputed", alpha=p)
-        return SVC(kernel="precomputed", C=p)
+            return KernelRidge(kernel="precomputed", alpha=p).fit(K, target)
+        if svm == "libsvm":
+            return fit_precomputed(K, target, p)
+        return SVC(kernel="precomputed", C=p).fit(K, target)
 
     def score(m, K, target):
         pred = m.predict(K)
@@ -230,14 +251,15 @@ def kernel_grid_search(
         return float(np.mean(pred == target))
 
     nk, npar, nf = len(kernels), len(params), len(splits)
-    fold_scores = np.empty((nk, npar, nf))
-    test_scores = None if X_test is None else np.empty((nk, npar))
-    gram_s, fit_s = np.zeros(nk), np.zeros(nk)
-    it = range(nk)
+    state = _Checkpoint(checkpoint, _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output),
+                        nk, npar, nf, X_test is not None, checkpoint_every)
+    fold_scores, test_scores, gram_s, fit_s = state.fold_scores, state.test_scores, state.gram_s, state.fit_s
+    todo = np.flatnonzero(~state.done)
+    it = todo
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc="kernel configurations", leave=False)
+        it = tqdm(todo, desc="kernel configurations", leave=False, initial=nk - len(todo), total=nk)
     for k in it:
         t0 = time.perf_counter()
         K = gram_block(kernels[k], X, None, output)
@@ -246,14 +268,73 @@ def kernel_grid_search(
         for f, (tr, va) in enumerate(splits):
             Ktr, Kva = K[np.ix_(tr, tr)], K[np.ix_(va, tr)]
             for j, p in enumerate(params):
-                fold_scores[k, j, f] = score(model(p).fit(Ktr, y[tr]), Kva, y[va])
+                fold_scores[k, j, f] = score(fit(p, Ktr, y[tr]), Kva, y[va])
         if Kt is not None:
             for j, p in enumerate(params):
-                test_scores[k, j] = score(model(p).fit(K, y), Kt, y_test)
+                test_scores[k, j] = score(fit(p, K, y), Kt, y_test)
         gram_s[k], fit_s[k] = t1 - t0, time.perf_counter() - t1
+        state.finished(k)
+    state.save()
     cv_scores = fold_scores.mean(axis=2)
     best, tied = _select(cv_scores, params, regression)
     return GridSearchResult(
         kernels, params, "alpha" if regression else "C", fold_scores, cv_scores,
         test_scores, best, tied, gram_s, fit_s,
     )
+
+
+def _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output) -> str:
+    """A hash of everything that determines a search's scores."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (X, np.asarray(y).astype(str), X_test, None if y_test is None else np.asarray(y_test).astype(str),
+              params):
+        h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes() + str(np.shape(a)).encode())
+    for tr, va in splits:
+        h.update(np.asarray(tr).tobytes() + b"|" + np.asarray(va).tobytes())
+    h.update(repr((tuple(repr(k) for k in kernels), task, output)).encode())
+    return h.hexdigest()
+
+
+class _Checkpoint:
+    """Scores of a grid search, resumable from an ``.npz`` file (or in memory only)."""
+
+    def __init__(self, path, key, nk, npar, nf, has_test, every):
+        from pathlib import Path
+
+        self.path = None if path is None else Path(path)
+        self.key, self.every, self.last = key, float(every), time.monotonic()
+        self.fold_scores = np.full((nk, npar, nf), np.nan)
+        self.test_scores = np.full((nk, npar), np.nan) if has_test else None
+        self.gram_s, self.fit_s = np.zeros(nk), np.zeros(nk)
+        self.done = np.zeros(nk, dtype=bool)
+        if self.path is not None and self.path.is_file():
+            with np.load(self.path, allow_pickle=False) as z:
+                if str(z["key"]) != key:
+                    raise ValueError(
+                        f"checkpoint {self.path} was written by a different search (other data, "
+                        "kernels, params, folds or task); delete it or pass another path"
+                    )
+                self.fold_scores[:] = z["fold_scores"]
+                if has_test:
+                    self.test_scores[:] = z["test_scores"]
+                self.gram_s[:], self.fit_s[:], self.done[:] = z["gram_s"], z["fit_s"], z["done"]
+
+    def finished(self, k):
+        self.done[k] = True
+        if self.path is not None and time.monotonic() - self.last >= self.every:
+            self.save()
+
+    def save(self):
+        if self.path is None:
+            return
+        import os
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, key=self.key, fold_scores=self.fold_scores, gram_s=self.gram_s, fit_s=self.fit_s,
+                     done=self.done, test_scores=np.empty(0) if self.test_scores is None else self.test_scores)
+        os.replace(tmp, self.path)
+        self.last = time.monotonic()
