@@ -223,3 +223,33 @@ def test_rho_loss_trains_on_the_pool_only_and_counts_the_il_model(rng):
     assert [e["trained_samples"] for e in hist["epochs"]] == [36, 36]
     # the IL model's 2 epochs over the 8 held-out samples count as backward passes too
     assert hist["totals"]["backward_samples"] == 72 + 2 * 8
+
+
+def test_fused_scoring_equals_separate_scoring_for_a_frozen_model(rng):
+    """fused=True scores each partition batch from its own training forward.
+    With a (numerically) frozen model those scores are the trigger-time scores,
+    so the recorded picks equal rent-s's separate scoring pass exactly, and
+    only the quotas are backpropagated."""
+    tr, va = _regression(rng), _regression(rng, n=8)
+    kw = dict(method="rent-s", epochs=3, batch_size=8, lr=1e-12, ratio="constant", r0=0.4, trigger="every", seed=5)
+    sep = train(_model(4), tr, va, RentConfig(**kw), device="cpu")
+    fus = train(_model(4), tr, va, RentConfig(fused=True, **kw), device="cpu")
+    assert fus["selections"] == sep["selections"]
+    for a, b in zip(fus["epochs"], sep["epochs"]):
+        assert a["trained_samples"] == b["trained_samples"] == int(np.ceil(0.4 * len(tr)))
+    # one forward a sample per epoch (the scoring pass is the training forward)
+    assert fus["totals"]["forward_samples"] == 3 * len(tr)
+    assert sep["totals"]["forward_samples"] == 3 * len(tr) + 3 * int(np.ceil(0.4 * len(tr)))
+
+
+def test_fused_scoring_resumes_and_is_rent_s_only(rng, tmp_path):
+    tr, va = _regression(rng), _regression(rng, n=16)
+    cfg = RentConfig(method="rent-s", fused=True, epochs=6, batch_size=8, lr=1e-2, ratio="step", r0=0.3,
+                     n_stages=3, trigger="incremental", seed=2)
+    full = train(_model(0), tr, va, cfg, out_dir=tmp_path / "a", device="cpu")
+    train(_model(0), tr, va, cfg, out_dir=tmp_path / "b", stop_after=3, device="cpu")
+    resumed = train(_model(99), tr, va, cfg, out_dir=tmp_path / "b", device="cpu")
+    assert _strip_times(resumed) == _strip_times(full)
+    assert resumed["selections"] == full["selections"]
+    with pytest.raises(ValueError, match="rent-s"):
+        RentConfig(method="rent-b", fused=True)

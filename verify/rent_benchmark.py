@@ -17,8 +17,18 @@ seconds (validation excluded; same for every method). Tiers:
   4 epochs, 1 seed): exercises the pipeline, says nothing about the claim;
 * ``--tier smoke``: spec's smoke tier (1 seed, 10 epochs, <= 5k training
   sequences, every task whose data are installed);
+* ``--tier seeds``: the smoke sizes with 3 seeds on the sequence-level tasks:
+  the largest tier that fits a 2-core machine in about an hour;
 * ``--tier full`` (default without --quick): 5 seeds, Table-4-like epochs.
+``--seeds``, ``--epochs`` and ``--max-train`` override a tier's values.
+``--jobs J`` trains J runs at once in worker processes (one torch thread each;
+the runs then share the machine, which the note of the output records).
 Every run is resumable (trainer checkpoints under ``<out>/rent_runs/``).
+
+``--r7``: experiment R-7 instead: on crop-forecast (Step, r0 in {0.05, 0.1,
+0.2, 0.3, 0.5, 1.0}) and segment tagging (R-Step, r0 in {0.6, 0.7, 0.8,
+0.9}), ReNT-B, ReNT-S and ReNT-S with fused scoring, 1 seed: the selection
+share of select + train time, and the r0 from which ReNT is slower than Full.
 """
 from __future__ import annotations
 
@@ -31,15 +41,16 @@ from _common import out_dir, parser, save_figure, write_json
 
 METHODS = ("full", "budget-full", "rent-b", "random-b", "rent-s", "random-s", "selective-backprop", "obs", "rho-loss")
 TWIN = {"rent-b": "random-b", "rent-s": "random-s"}
+SEQUENCE_TASKS = ("crop-forecast", "co2", "crop", "electric-devices", "forda")
+ALL_TASKS = SEQUENCE_TASKS + ("narma10", "regime-tagging", "segment-tagging")
 TIERS = {
     "quick": dict(tasks=("narma10", "regime-tagging"), max_train=96, max_eval=128, epochs=4, seeds=1, hidden=16),
-    "smoke": dict(tasks=("crop-forecast", "co2", "crop", "electric-devices", "forda", "narma10",
-                         "regime-tagging", "segment-tagging"), max_train=5000, max_eval=2000, epochs=10, seeds=1,
-                  hidden=None),
-    "full": dict(tasks=("crop-forecast", "co2", "crop", "electric-devices", "forda", "narma10",
-                        "regime-tagging", "segment-tagging"), max_train=None, max_eval=None, epochs=30, seeds=5,
-                 hidden=None),
+    "smoke": dict(tasks=ALL_TASKS, max_train=5000, max_eval=2000, epochs=10, seeds=1, hidden=None),
+    "seeds": dict(tasks=SEQUENCE_TASKS, max_train=5000, max_eval=2000, epochs=10, seeds=3, hidden=None),
+    "full": dict(tasks=ALL_TASKS, max_train=None, max_eval=None, epochs=30, seeds=5, hidden=None),
 }
+R7 = {"crop-forecast": ("step", (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)), "segment-tagging": ("r-step", (0.6, 0.7, 0.8, 0.9))}
+R7_METHODS = (("full", False), ("rent-b", False), ("rent-s", False), ("rent-s", True))
 
 
 def _schedule(task):
@@ -58,36 +69,197 @@ def _subset(data, n, seed=0):
     return SequenceData(data.X[idx], data.lengths[idx], data.y[idx])
 
 
-def _metric(task, rec):
+def _metric(task_kind, rec):
     """Larger is better: accuracy, or -MSE."""
-    return rec["val"]["accuracy"] if task.task == "classification" else -rec["val"]["mse"]
+    return rec["val"]["accuracy"] if task_kind == "classification" else -rec["val"]["mse"]
 
 
-def _reached(task, value, best):
-    if task.task == "classification":
+def _reached(task_kind, value, best):
+    if task_kind == "classification":
         return value >= best - 0.005
     return -value <= 1.01 * -best
 
 
-def main(argv=None):
-    p = parser(__doc__)
-    p.add_argument("--tier", choices=("smoke", "full"), default=None, help="without --quick: full (default)")
-    p.add_argument("--tasks", nargs="+", default=None, help="subset of the tier's tasks")
-    args = p.parse_args(argv)
+def run_one(spec: dict) -> str:
+    """Train one (task, method, seed) run to completion (resumable); returns its history path.
+
+    Runs in a worker process: loads its own task, one torch thread.
+    """
     import torch
 
     from rntk.rent import RentConfig, SequenceModel, train
     from rntk.rent._tasks import load_task
 
-    # small recurrent models on 2-core machines: a second intra-op thread mostly
-    # spin-waits (measured 40x slower next to another process); GPU runs ignore this
     torch.set_num_threads(1)
-    tier = "quick" if args.quick else (args.tier or "full")
-    cfg_t = TIERS[tier]
-    out = out_dir(args)
-    runs_dir = out / "rent_runs" / tier
+    task = load_task(spec["task"], seed=0, max_train=spec["max_train"])
+    val, test = _subset(task.val, spec["max_eval"]), _subset(task.test, spec["max_eval"])
+    sch = _schedule(task)
+    hidden = spec["hidden"] or sch["hidden"]
+    sch = {k: v for k, v in sch.items() if k != "hidden"}
+    sch.update(spec.get("override", {}))
+    cfg = RentConfig(method=spec["method"], task=task.task, epochs=spec["epochs"], seed=spec["seed"],
+                     measure_amplification=spec.get("amplification", False), **sch)
+    torch.manual_seed(spec["seed"])
+    model = SequenceModel("elman", task.input_dim, hidden, 2, task.out_dim, level=task.level)
+    t0 = time.perf_counter()
+    train(model, task.train, val, cfg, test_data=test, device=None, out_dir=spec["out"], progress=False)
+    print(f"{spec['task']:16s} {spec['label']:14s} seed {spec['seed']}: {time.perf_counter() - t0:6.1f} s wall",
+          flush=True)
+    return str(spec["out"])
+
+
+def _init_worker():
+    import os
+
+    for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[v] = "1"
+
+
+def run_all(specs, jobs):
+    """Run the specs (largest first when parallel); finished runs are read back from disk."""
+    import json
+    from pathlib import Path
+
+    todo = [s for s in specs if not _finished(s)]
+    if todo:
+        if jobs <= 1:
+            for s in todo:
+                run_one(s)
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+                list(pool.map(run_one, todo))
+    return [json.loads((Path(s["out"]) / "history.json").read_text()) for s in specs]
+
+
+def _finished(spec) -> bool:
+    import json
+    from pathlib import Path
+
+    f = Path(spec["out"]) / "history.json"
+    if not f.is_file():
+        return False
+    h = json.loads(f.read_text())
+    return len(h["epochs"]) == spec["epochs"] and "test" in h
+
+
+def _mean_se(values):
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else None)
+
+
+def summarize_r6(kinds, per):
+    """Per task and method: time-to-target, totals, overhead, test metric, R-5; P1/P2 per task."""
+    summary = {}
+    for name, kind in kinds.items():
+        hists = per[name]
+        best_full = np.mean([max(_metric(kind, r) for r in h["epochs"]) for h in hists["full"]])
+        key = "accuracy" if kind == "classification" else "mse"
+        s = {"target": float(best_full), "metric": key, "methods": {}}
+        for method, hs in hists.items():
+            ttt, tot, over, test = [], [], [], []
+            for h in hs:
+                hit = [r for r in h["epochs"] if _reached(kind, _metric(kind, r), best_full)]
+                ttt.append(hit[0]["select_s"] + hit[0]["train_s"] if hit else np.nan)
+                last = h["epochs"][-1]
+                tot.append(last["select_s"] + last["train_s"])
+                over.append(last["select_s"] / max(1e-12, last["select_s"] + last["train_s"]))
+                test.append(h["test"]["best_val"][key])
+            m_ttt, se_ttt = _mean_se(ttt)
+            m_test, se_test = _mean_se(test)
+            m = {"time_to_target_s": m_ttt, "time_to_target_se": se_ttt,
+                 "reached_target": int(np.isfinite(ttt).sum()), "seeds": len(hs),
+                 "select_train_s": float(np.mean(tot)), "selection_overhead": float(np.mean(over)),
+                 "test_best_val": m_test, "test_best_val_se": se_test, "test_per_seed": [float(t) for t in test],
+                 "backward_samples": float(np.mean([h["totals"]["backward_samples"] for h in hs]))}
+            amp = [r["grad_amplification"] for h in hs for r in h["epochs"] if "grad_amplification" in r]
+            if amp:  # R-5: ratio >= 1.2 at >= 80 % of triggers
+                m["grad_amplification"] = {"median": float(np.median(amp)),
+                                           "fraction_ge_1.2": float(np.mean(np.array(amp) >= 1.2)),
+                                           "n_triggers": len(amp)}
+            s["methods"][method] = m
+        m = s["methods"]
+        full = m["full"]
+        for method in ("rent-b", "rent-s"):
+            a, tw = m[method], m[TWIN[method]]
+            a["time_vs_full"] = a["select_train_s"] / full["select_train_s"]
+            a["ttt_vs_full"] = (a["time_to_target_s"] / full["time_to_target_s"]
+                                if a["time_to_target_s"] and full["time_to_target_s"] else None)
+            a["ttt_vs_random_twin"] = (a["time_to_target_s"] / tw["time_to_target_s"]
+                                       if a["time_to_target_s"] and tw["time_to_target_s"] else None)
+            # P1 non-inferiority (spec R-6): MSE <= 1.02 Full + 2 SE, ACC >= Full - max(0.5 pt, 2 SE)
+            se = full["test_best_val_se"] or 0.0
+            if kind == "classification":
+                a["non_inferior"] = a["test_best_val"] >= full["test_best_val"] - max(0.005, 2 * se)
+            else:
+                a["non_inferior"] = a["test_best_val"] <= 1.02 * full["test_best_val"] + 2 * se
+            a["p1"] = bool(a["time_vs_full"] <= 0.75 and a["non_inferior"])
+            # P2: >= 10 % faster to target than the twin, or better test metric by > 2 SE
+            better_ttt = a["ttt_vs_random_twin"] is not None and a["ttt_vs_random_twin"] <= 0.9
+            d = (a["test_best_val"] - tw["test_best_val"]) * (1 if kind == "classification" else -1)
+            se2 = np.hypot(a["test_best_val_se"] or 0.0, tw["test_best_val_se"] or 0.0)
+            a["p2"] = bool(better_ttt or (se2 > 0 and d > 2 * se2))
+        summary[name] = s
+    return summary
+
+
+def _verdicts(summary, seeds):
+    seq = [v for v in summary.values()]
+    out = {}
+    for method in ("rent-b", "rent-s"):
+        p1 = sum(v["methods"][method]["p1"] for v in seq)
+        p2 = sum(v["methods"][method]["p2"] for v in seq)
+        out[method] = {"P1_tasks_passed": int(p1), "P2_tasks_passed": int(p2), "tasks": len(seq)}
+    enough = seeds >= 5
+    out["P1"] = ("supported" if out["rent-b"]["P1_tasks_passed"] >= 3 else "not supported") + (
+        "" if enough else f" (indicative: {seeds} seed(s); the spec asks for >= 5)")
+    out["P2"] = ("the teacher helps beyond the schedule" if min(out[m]["P2_tasks_passed"] for m in TWIN)
+                 >= len(seq) / 2 else "savings come from the subset schedule, not from teaching") + (
+        "" if enough else f" (indicative: {seeds} seed(s))")
+    return out
+
+
+def _plot_curves(kinds, per, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = max(1, len(kinds))
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.8), squeeze=False)
+    for ax, (name, kind) in zip(axes[0], kinds.items()):
+        for i, (method, hs) in enumerate(per[name].items()):
+            # mean over seeds at each epoch, with a +-1 SE band (x: mean time at that epoch)
+            t = np.mean([[r["select_s"] + r["train_s"] for r in h["epochs"]] for h in hs], axis=0)
+            v = np.array([[r["val"]["accuracy"] if kind == "classification" else r["val"]["mse"]
+                           for r in h["epochs"]] for h in hs])
+            mu = v.mean(axis=0)
+            style = "-" if method.startswith(("rent", "full")) else "--"
+            ax.plot(t, mu, style, marker=".", color=f"C{i}", label=method)
+            if len(hs) > 1:
+                se = v.std(axis=0, ddof=1) / np.sqrt(len(hs))
+                ax.fill_between(t, mu - se, mu + se, color=f"C{i}", alpha=0.15)
+        ax.set(xlabel="select + train time (s)", ylabel="val accuracy" if kind == "classification" else "val MSE",
+               title=f"{name}")
+        if kind != "classification":
+            ax.set_yscale("log")
+        ax.legend(fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def main_r6(args, tier, cfg_t, out):
+    from rntk.rent._tasks import load_task
+
+    base = TIERS[tier]
+    changed = [f"{k[0]}{cfg_t[k]}" for k in ("seeds", "epochs", "max_train") if cfg_t[k] != base[k]]
+    runs_dir = out / "rent_runs" / "-".join([tier, *changed])  # overridden tiers never reuse other runs
     tasks = args.tasks or cfg_t["tasks"]
-    results, skipped = {}, {}
+    specs, kinds, skipped = [], {}, {}
     for name in tasks:
         try:
             task = load_task(name, seed=0, max_train=cfg_t["max_train"])
@@ -95,94 +267,140 @@ def main(argv=None):
             skipped[name] = str(e).splitlines()[0]
             print(f"skip {name}: {skipped[name]}")
             continue
-        val, test = _subset(task.val, cfg_t["max_eval"]), _subset(task.test, cfg_t["max_eval"])
-        sch = _schedule(task)
-        hidden = cfg_t["hidden"] or sch.pop("hidden")
-        sch.pop("hidden", None)
-        per = {}
+        kinds[name] = task.task
         for method in METHODS:
-            per[method] = []
             for seed in range(cfg_t["seeds"]):
-                cfg = RentConfig(method=method, task=task.task, epochs=cfg_t["epochs"], seed=seed,
-                                 measure_amplification=method in ("rent-b", "rent-s"), **sch)
-                torch.manual_seed(seed)
-                model = SequenceModel("elman", task.input_dim, hidden, 2, task.out_dim, level=task.level)
-                t0 = time.perf_counter()
-                hist = train(model, task.train, val, cfg, test_data=test, device=None,
-                             out_dir=runs_dir / name / method / f"seed{seed}", progress=True)
-                print(f"{name:16s} {method:12s} seed {seed}: {time.perf_counter() - t0:6.1f} s wall")
-                per[method].append(hist)
-        results[name] = (task, per)
-
-    summary = {}
-    for name, (task, per) in results.items():
-        best_full = np.mean([max(_metric(task, r) for r in h["epochs"]) for h in per["full"]])
-        summary[name] = {"target": float(best_full), "meta": task.meta, "methods": {}}
-        for method, hs in per.items():
-            ttt, tot, over, test = [], [], [], []
-            for h in hs:
-                hit = [r for r in h["epochs"] if _reached(task, _metric(task, r), best_full)]
-                ttt.append(hit[0]["select_s"] + hit[0]["train_s"] if hit else np.nan)
-                last = h["epochs"][-1]
-                tot.append(last["select_s"] + last["train_s"])
-                over.append(last["select_s"] / max(1e-12, last["select_s"] + last["train_s"]))
-                key = "accuracy" if task.task == "classification" else "mse"
-                test.append(h["test"]["best_val"][key])
-            summary[name]["methods"][method] = {
-                "time_to_target_s": float(np.nanmean(ttt)) if np.isfinite(ttt).any() else None,
-                "reached_target": int(np.isfinite(ttt).sum()), "seeds": len(hs),
-                "select_train_s": float(np.mean(tot)), "selection_overhead": float(np.mean(over)),
-                "test_best_val": float(np.mean(test)),
-                "backward_samples": float(np.mean([h["totals"]["backward_samples"] for h in hs])),
-            }
-            amp = [r["grad_amplification"] for h in hs for r in h["epochs"] if "grad_amplification" in r]
-            if amp:  # R-5: ratio >= 1.2 at >= 80 % of triggers
-                summary[name]["methods"][method]["grad_amplification"] = {
-                    "median": float(np.median(amp)), "fraction_ge_1.2": float(np.mean(np.array(amp) >= 1.2)),
-                    "n_triggers": len(amp)}
-        m = summary[name]["methods"]
-        for method in ("rent-b", "rent-s"):
-            a, f, r = m[method]["time_to_target_s"], m["full"]["time_to_target_s"], m[TWIN[method]]["time_to_target_s"]
-            m[method]["ttt_vs_full"] = a / f if a and f else None
-            m[method]["ttt_vs_random_twin"] = a / r if a and r else None
-            m[method]["time_vs_full"] = m[method]["select_train_s"] / m["full"]["select_train_s"]
+                specs.append(dict(task=name, method=method, label=method, seed=seed, epochs=cfg_t["epochs"],
+                                  max_train=cfg_t["max_train"], max_eval=cfg_t["max_eval"], hidden=cfg_t["hidden"],
+                                  amplification=method in ("rent-b", "rent-s"),
+                                  out=runs_dir / name / method / f"seed{seed}"))
+    t0 = time.perf_counter()
+    hists = run_all(specs, args.jobs)
+    per = {name: {m: [] for m in METHODS} for name in kinds}
+    for spec, h in zip(specs, hists):
+        per[spec["task"]][spec["method"]].append(h)
+    summary = summarize_r6(kinds, per)
     result = {
         "experiment": "R-6/R-7: ReNT efficiency vs Full, budget-matched Full and random twins",
         "tier": tier, "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg_t.items()},
-        "skipped_tasks": skipped, "summary": summary,
-        "verdict": "inconclusive" if tier != "full" else None,
-        "note": "quick and smoke tiers have one seed: they exercise the pipeline and give first numbers, "
-                "not a test of the paper's claim (P1/P2 need >= 5 seeds).",
+        "jobs": args.jobs, "skipped_tasks": skipped, "summary": summary,
+        "verdict": _verdicts(summary, cfg_t["seeds"]),
+        "wall_s_this_invocation": time.perf_counter() - t0,
+        "note": (f"{cfg_t['seeds']} seed(s); time-to-target and totals are select + train seconds on the CPU"
+                 + (f", {args.jobs} runs at a time (each on its own core, sharing memory bandwidth)"
+                    if args.jobs > 1 else "")
+                 + ". P1/P2 need >= 5 seeds to be a test of the paper's claim."),
     }
-    if tier == "full":
-        ok1 = [v["methods"]["rent-b"]["time_vs_full"] <= 0.75 for v in summary.values()]
-        result["verdict"] = "supported" if sum(ok1) >= 3 else "not supported"
     write_json(out / "rent_benchmark.json", result)
+    _plot_curves(kinds, per, out / "rent_benchmark.png",
+                 f"validation metric vs select + train time ({tier} tier, mean of {cfg_t['seeds']} seed(s), "
+                 "band: +-1 SE)")
+    for name, s in summary.items():
+        for method, v in s["methods"].items():
+            ttt = "-" if v["time_to_target_s"] is None else f"{v['time_to_target_s']:.1f}"
+            print(f"{name:16s} {method:18s} ttt {ttt:>7s}  total {v['select_train_s']:7.1f} s  "
+                  f"overhead {100 * v['selection_overhead']:5.1f} %  test {v['test_best_val']:.4f}")
+    print(result["verdict"])
+    return 0
 
+
+def main_r7(args, out):
+    from rntk.rent._tasks import load_task
+
+    tasks = args.tasks or list(R7)
+    max_train = args.max_train or 2000
+    epochs = args.epochs or 10
+    runs_dir = out / "rent_runs" / "r7"
+    specs = []
+    for name in tasks:
+        if name not in R7:
+            raise SystemExit(f"--r7 runs on {sorted(R7)}, not {name!r}")
+        load_task(name, seed=0, max_train=max_train)  # fails early when data are missing
+        ratio, r0s = R7[name]
+        for method, fused in R7_METHODS:
+            for r0 in (r0s if method != "full" else (1.0,)):
+                label = method + ("-fused" if fused else "")
+                specs.append(dict(task=name, method=method, label=label, seed=0, epochs=epochs, max_train=max_train,
+                                  max_eval=1000, hidden=None, r0=r0,
+                                  override={"ratio": ratio, "r0": r0, "fused": fused},
+                                  out=runs_dir / name / label / f"r0_{r0:g}"))
+    t0 = time.perf_counter()
+    hists = run_all(specs, args.jobs)
+    res = {}
+    for spec, h in zip(specs, hists):
+        last = h["epochs"][-1]
+        st = last["select_s"] + last["train_s"]
+        res.setdefault(spec["task"], {}).setdefault(spec["label"], {})[f"{spec['r0']:g}"] = {
+            "select_s": last["select_s"], "train_s": last["train_s"], "select_share": last["select_s"] / st,
+            "select_train_s": st, "val_s": last["val_s"], "backward_samples": h["totals"]["backward_samples"],
+            "forward_samples": h["totals"]["forward_samples"], "test_best_val": h["test"]["best_val"]}
+    for name, by in res.items():
+        full_t = by["full"]["1"]["select_train_s"]
+        for label, rows in by.items():
+            if label == "full":
+                continue
+            for row in rows.values():
+                row["time_vs_full"] = row["select_train_s"] / full_t
+            slower = [float(r0) for r0, row in rows.items() if row["time_vs_full"] > 1.0]
+            rows["_slower_than_full_from_r0"] = min(slower) if slower else None
+    write_json(out / "rent_r7.json", {"experiment": "R-7: selection overhead and init-ratio sensitivity",
+                                      "epochs": epochs, "max_train": max_train, "seed": 0, "jobs": args.jobs,
+                                      "results": res, "wall_s_this_invocation": time.perf_counter() - t0})
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = max(1, len(results))
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.8), squeeze=False)
-    for ax, (name, (task, per)) in zip(axes[0], results.items()):
-        for method, hs in per.items():
-            h = hs[0]
-            t = [r["select_s"] + r["train_s"] for r in h["epochs"]]
-            v = [r["val"]["accuracy"] if task.task == "classification" else r["val"]["mse"] for r in h["epochs"]]
-            ax.plot(t, v, "-" if method.startswith(("rent", "full")) else "--", marker=".", label=method)
-        ax.set(xlabel="select + train time (s)", ylabel="val accuracy" if task.task == "classification" else "val MSE",
-               title=f"{name} ({tier}, seed 0)")
-        if task.task != "classification":
-            ax.set_yscale("log")
-        ax.legend(fontsize=7)
-    save_figure(fig, out / "rent_benchmark.png")
-    for name, s in summary.items():
-        for method, v in s["methods"].items():
-            print(f"{name:16s} {method:12s} ttt {v['time_to_target_s']}  total {v['select_train_s']:.1f} s  "
-                  f"overhead {100 * v['selection_overhead']:.1f} %  test {v['test_best_val']:.4f}")
+    fig, axes = plt.subplots(2, len(res), figsize=(4.8 * len(res), 6.4), squeeze=False)
+    for j, (name, by) in enumerate(res.items()):
+        for i, (label, rows) in enumerate(by.items()):
+            if label == "full":
+                continue
+            r0 = sorted(float(k) for k in rows if not k.startswith("_"))
+            axes[0, j].plot(r0, [100 * rows[f"{r:g}"]["select_share"] for r in r0], marker="o", color=f"C{i}",
+                            label=label)
+            axes[1, j].plot(r0, [rows[f"{r:g}"]["time_vs_full"] for r in r0], marker="o", color=f"C{i}", label=label)
+        axes[0, j].axhline(15, color="0.5", ls=":", lw=0.8)
+        axes[1, j].axhline(1.0, color="0.5", ls=":", lw=0.8)
+        axes[0, j].set(title=f"{name}: selection share", ylabel="select / (select + train) (%)")
+        axes[1, j].set(xlabel="r0", ylabel="select + train time / Full's")
+        axes[0, j].legend(fontsize=7)
+    save_figure(fig, out / "rent_r7.png")
+    for name, by in res.items():
+        for label, rows in by.items():
+            for r0, row in rows.items():
+                if not r0.startswith("_"):
+                    print(f"{name:16s} {label:14s} r0 {r0:>4s}: select {100 * row['select_share']:5.1f} %  "
+                          f"time/Full {row.get('time_vs_full', 1.0):.2f}")
     return 0
+
+
+def main(argv=None):
+    p = parser(__doc__)
+    p.add_argument("--tier", choices=("smoke", "seeds", "full"), default=None, help="without --quick: full (default)")
+    p.add_argument("--tasks", nargs="+", default=None, help="subset of the tier's tasks")
+    p.add_argument("--seeds", type=int, default=None, help="override the tier's number of seeds")
+    p.add_argument("--epochs", type=int, default=None, help="override the tier's epochs")
+    p.add_argument("--max-train", type=int, default=None, help="override the tier's training-set cap")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once (worker processes)")
+    p.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep, overhead) instead of R-6")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error("--jobs must be >= 1")
+    import torch
+
+    # small recurrent models on 2-core machines: a second intra-op thread mostly
+    # spin-waits (measured 40x slower next to another process); GPU runs ignore this
+    torch.set_num_threads(1)
+    out = out_dir(args)
+    if args.r7:
+        return main_r7(args, out)
+    tier = "quick" if args.quick else (args.tier or "full")
+    cfg_t = dict(TIERS[tier])
+    for k in ("seeds", "epochs", "max_train"):
+        if getattr(args, k) is not None:
+            cfg_t[k] = getattr(args, k)
+    return main_r6(args, tier, cfg_t, out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,7 @@ class RentConfig:
     clip_norm: float | None = None
     budget: int | None = None  # budget-full: backward samples (default: sum_e r_e N of the schedule)
     measure_amplification: bool = False  # gradient norm of the selection vs random subsets
+    fused: bool = False  # rent-s: score each batch from its training forward, backprop its top quota (spec §1.9)
     obs_refresh: int = 5  # OBS: epochs between full passes that refresh the stale losses
     obs_pressure: tuple = (100.0, 1.0)  # OBS: selection pressure s_e, first and last epoch (geometric)
     rho_holdout: float = 0.1  # RHO-LOSS: fraction of train held out for the irreducible-loss model
@@ -83,6 +85,9 @@ class RentConfig:
             raise ValueError("stratified selection needs class labels (task='classification')")
         if self.stratified and self.method in ("rent-b", "random-b"):
             raise ValueError("stratified selection applies to sequence-level selection (rent-s, random-s, global)")
+        if self.fused and self.method != "rent-s":
+            raise ValueError("fused scoring fills per-batch quotas from the training forward: it applies to "
+                             f"method='rent-s' only, not {self.method!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         check_positive_int(self.obs_refresh, "obs_refresh")
@@ -424,6 +429,9 @@ def _epoch_batches(cfg, epoch, subset):
     kind, val = subset
     if kind == "batches":
         return [val[i] for i in rng.permutation(len(val))]
+    if kind == "fused":  # (batch ids sorted, its quota): whole partition batches
+        parts, q = val
+        return [(np.sort(parts[i]), int(q[i])) for i in rng.permutation(len(parts))]
     ids = rng.permutation(val)
     return [ids[i : i + cfg.batch_size] for i in range(0, len(ids), cfg.batch_size)]
 
@@ -508,6 +516,11 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         elif cfg.method == "obs":
             state["subset"] = _obs_draw(cfg, e, r, state, model, tb, n, classification, element, tot)
             rec.update(n_selected=int(len(state["subset"][1])))
+        elif cfg.fused and (e in triggers or state["subset"] is None) and r < 1.0:
+            # the partition and quotas now; scores come from the epoch's own forwards
+            parts = _partition(cfg, e, n, labels)
+            state["subset"] = ("fused", (parts, quotas([len(b) for b in parts], r)))
+            rec.update(triggered=True, scored=True)
         elif e in triggers or state["subset"] is None:
             def score_all():
                 out = _outputs(model, tb, np.arange(n), max(256, cfg.batch_size))
@@ -534,6 +547,7 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         model.train()
         n_back = 0
         sb_select = 0.0
+        fused_kept = []
         for ids in _epoch_batches(cfg, e, state["subset"]):
             if budget is not None:
                 left = budget - tot["backward_samples"]
@@ -559,9 +573,23 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
                 tot["forward_samples"] += len(ids)
                 ids = ids[keep]
                 sb_select += time.perf_counter() - ts
+            quota = None
+            if state["subset"][0] == "fused":
+                ids, quota = ids
             x, lengths, y = tb.get(ids)
             opt.zero_grad(set_to_none=True)
             out = model(x, lengths)
+            if quota is not None:
+                # score the batch from this forward, keep its top quota (ties: lowest id)
+                ts = time.perf_counter()
+                o = out.detach().float().cpu().numpy()
+                sc = _scores(cfg, o, SimpleNamespace(y=y.cpu().numpy(), lengths=lengths.numpy()))
+                keep = np.sort(np.argsort(-sc, kind="stable")[:quota])
+                fused_kept.append(ids[keep])
+                tot["forward_samples"] += len(ids)
+                tk = torch.as_tensor(keep, device=out.device)
+                out, y, lengths, ids = out[tk], y[tk], lengths[torch.as_tensor(keep)], ids[keep]
+                sb_select += time.perf_counter() - ts
             if cfg.method == "obs":
                 state["obs_loss"][np.asarray(ids)] = _per_sample_loss(out.detach(), y, lengths, classification,
                                                                       element).cpu().numpy()
@@ -574,7 +602,15 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
             opt.step()
             n_back += len(ids)
             tot["backward_samples"] += len(ids)
-            tot["forward_samples"] += len(ids)
+            if quota is None:  # a fused batch's forward is counted whole above
+                tot["forward_samples"] += len(ids)
+        if state["subset"][0] == "fused":  # the epoch's picks are the subset until the next trigger
+            kept = np.sort(np.concatenate(fused_kept))
+            state["subset"] = ("ids", kept)
+            hist["selections"][str(e)] = kept.tolist()
+            rec["n_selected"] = int(len(kept))
+            if labels is not None:
+                rec["class_mix_tv"] = _tv_drift(labels, kept)
         if device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()
