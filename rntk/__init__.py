@@ -3,7 +3,7 @@
 ``import rntk`` imports numpy and scipy only; torch, CuPy and matplotlib are
 imported where they are used.
 """
-from .kernels import MLPNTK, RNTK, KernelResult, PolynomialKernel, RBFKernel, pad_sequences
+from .kernels import MLPNTK, RNTK, GAKKernel, KernelResult, PolynomialKernel, RBFKernel, pad_sequences
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,7 @@ __all__ = [
     "MLPNTK",
     "RBFKernel",
     "PolynomialKernel",
+    "GAKKernel",
     "pad_sequences",
     "__version__",
 ]

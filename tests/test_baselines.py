@@ -327,3 +327,33 @@ def test_bad_inputs(kernel):
 def test_bad_hyperparameters(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def _gak_by_dp(x, y, sigma):
+    """The global alignment kernel by its definition: a sum over all monotone
+    alignments, as the O(T T') recursion M[i, j] = k(i, j) (M[i-1, j] + M[i, j-1] + M[i-1, j-1])."""
+    M = np.zeros((len(x) + 1, len(y) + 1))
+    M[0, 0] = 1.0
+    for i in range(1, len(x) + 1):
+        for j in range(1, len(y) + 1):
+            d = np.sum((x[i - 1] - y[j - 1]) ** 2) / (2 * sigma**2)
+            k = np.exp(-d) / (2 - np.exp(-d))  # exp(-phi)
+            M[i, j] = k * (M[i - 1, j] + M[i, j - 1] + M[i - 1, j - 1])
+    return M[-1, -1]
+
+
+def test_gak_matches_its_definition_on_variable_lengths(rng):
+    pytest.importorskip("tslearn")
+    from rntk import GAKKernel
+
+    xs = [rng.normal(size=(t, 2)) for t in (3, 5, 1, 4)]
+    sigma = 0.9
+    K = GAKKernel(sigma=sigma).gram(xs).ntk
+    raw = np.array([[_gak_by_dp(a, b, sigma) for b in xs] for a in xs])
+    ref = raw / np.sqrt(np.outer(np.diag(raw), np.diag(raw)))
+    np.testing.assert_allclose(K, ref, rtol=1e-10, atol=1e-14)
+    assert (K == K.T).all() and (np.diag(K) == 1.0).all()
+    cross = GAKKernel(sigma=sigma).gram(xs[:2], xs[2:]).ntk
+    np.testing.assert_allclose(cross, ref[:2, 2:], rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="sigma"):
+        GAKKernel(sigma=0.0)

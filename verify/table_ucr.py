@@ -51,6 +51,9 @@ CV_FOLDS = 10  # the paper's 10-fold CV
 CV_FOLDS_QUICK = 5  # quick mode: half the SVM fits (they, not the Grams, dominate its time)
 SEED = 0  # fold shuffle
 FAMILIES = ("RNTK", "NTK", "RBF", "POLY")  # the paper's kernel columns
+GAK = "GAK"  # optional column (--gak): tslearn's global alignment kernel, "what users would pick instead"
+GAK_SCALES = {"full": [0.25, 0.5, 1, 2, 4], "quick": [0.5, 1, 2]}  # x Cuturi's median heuristic (sigma_gak)
+GAK_CELLS_PER_S = 1e8  # cdist_gak dynamic-programming cells a second on one core (measured here)
 GRIDS_FULL = {  # the paper's Appendix A.1 grids
     "RNTK": {
         "sigma_w": [1.34, 1.35, 1.36, 1.37, 1.38, 1.39, 1.40, 1.41, 1.42, 2**0.5, 1.43, 1.44, 1.45, 1.46, 1.47],
@@ -85,12 +88,21 @@ DATASETS_FULL = (  # ../shared/DATA.md: the paper's datasets available offline, 
 PAPER = {UCR_NAME.get(k, k): dict(zip(COLUMNS, v)) for k, v in TABLE2.items()}  # by UCR name
 
 
-def configs(family: str, grid: dict):
-    """(hyperparameter dict, kernel object) for every point of a family's grid."""
+def configs(family: str, grid: dict, X=None):
+    """(hyperparameter dict, kernel object) for every point of a family's grid.
+
+    GAK's grid is of multiples of the median-heuristic bandwidth of the
+    training series ``X`` (``tslearn.metrics.sigma_gak``, seeded).
+    """
     from itertools import product
 
-    from rntk import MLPNTK, RNTK, PolynomialKernel, RBFKernel
+    from rntk import MLPNTK, RNTK, GAKKernel, PolynomialKernel, RBFKernel
 
+    if family == GAK:
+        from tslearn.metrics import sigma_gak
+
+        base = float(sigma_gak(GAKKernel._tslearn_layout(_batch(X)), random_state=0))
+        return [({"sigma": s * base, "sigma_scale": s}, GAKKernel(sigma=s * base)) for s in grid["sigma_scale"]]
     keys = list(grid)
     out = []
     for vals in product(*(grid[k] for k in keys)):
@@ -105,6 +117,12 @@ def configs(family: str, grid: dict):
             k = PolynomialKernel(**p)
         out.append((p, k))
     return out
+
+
+def _batch(X):
+    from rntk._validation import check_sequences
+
+    return check_sequences(X)
 
 
 def unit_norm(X: np.ndarray) -> np.ndarray:
@@ -143,9 +161,10 @@ def run_unit(name: str, fam: str, grids: dict, folds: int, root, checkpoint) -> 
 
     t0 = time.perf_counter()
     X, y, Xt, yt, Xp, Xtp = load_dataset(name, root)
-    cfg = configs(fam, grids[fam])
-    a, at = (X, Xt) if fam == "RNTK" else (Xp, Xtp)
-    if fam == "RNTK" and a.shape[1] != at.shape[1]:  # the RNTK needs no common width,
+    cfg = configs(fam, grids[fam], X)
+    native = fam in ("RNTK", GAK)  # native lengths; the others take zero-padded vectors
+    a, at = (X, Xt) if native else (Xp, Xtp)
+    if native and a.shape[1] != at.shape[1]:  # the RNTK needs no common width,
         a, at = list(a), list(at)  # but arrays of two widths are passed as sequences
     res = kernel_grid_search(a, y, [k for _, k in cfg], C_GRID, X_test=at, y_test=yt,
                              cv=folds, random_state=SEED, checkpoint=checkpoint)
@@ -166,9 +185,17 @@ def run_unit(name: str, fam: str, grids: dict, folds: int, root, checkpoint) -> 
     }
 
 
+def gak_cells(facts: dict, n_sigma: int) -> float:
+    """cdist_gak's dynamic-programming cells for a dataset's train and test-by-train Grams."""
+    n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
+    return n_sigma * (n * (n + 1) / 2 + n * nt) * T * T
+
+
 def _unit_cost(facts: dict, fam: str, grids: dict) -> float:
     """A rough relative cost (for scheduling the largest units first)."""
     n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
+    if fam == GAK:
+        return gak_cells(facts, len(grids[GAK]["sigma_scale"])) / GAK_CELLS_PER_S
     n_cfg = int(np.prod([len(v) for v in grids[fam].values()]))
     fits = n_cfg * len(C_GRID) * (CV_FOLDS + 1) * (1e-4 + 2e-8 * n * n * max(1, facts["n_classes"] / 5))
     gram = n_cfg * (n * n / 2 + n * nt) * T * (2e-9 if fam == "RNTK" else 2e-11)
@@ -189,18 +216,24 @@ def _grid_key(quick: bool, grids: dict, folds: int, fam: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def table_markdown(results: dict) -> str:
-    head = "| dataset | " + " | ".join(f"{f} ours | {f} paper" for f in FAMILIES) + " |"
-    lines = [head, "|" + "---|" * (1 + 2 * len(FAMILIES))]
+def _cell(r) -> str:
+    spread = ""
+    if r["tied_test_acc_max"] - r["tied_test_acc_min"] > 0:
+        spread = f" ({r['tied_test_acc_min']:.1f}-{r['tied_test_acc_max']:.1f}, {r['n_tied']} tied)"
+    return f"{r['test_acc']:.2f}{spread}"
+
+
+def table_markdown(results: dict, gak: bool = False) -> str:
+    head = "| dataset | " + " | ".join(f"{f} ours | {f} paper" for f in FAMILIES) + (" | GAK ours" if gak else "") + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(FAMILIES) + gak)]
     for name, rec in results.items():
         cells = []
         for f in FAMILIES:
             r = rec["families"][f]
-            spread = ""
-            if r["tied_test_acc_max"] - r["tied_test_acc_min"] > 0:
-                spread = f" ({r['tied_test_acc_min']:.1f}-{r['tied_test_acc_max']:.1f}, {r['n_tied']} tied)"
-            paper = "-" if r["paper_acc"] is None else f"{r['paper_acc']:.2f}"
-            cells += [f"{r['test_acc']:.2f}{spread}", paper]
+            cells += [_cell(r), "-" if r["paper_acc"] is None else f"{r['paper_acc']:.2f}"]
+        if gak:
+            g = rec["families"].get(GAK)
+            cells.append(_cell(g) if g else f"not run ({rec.get('gak_skipped', 'n/a')})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -266,12 +299,17 @@ def main(argv=None):
     p.add_argument("--datasets", nargs="+", default=None, help="dataset names (default: by mode)")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes (default: one per available CPU)")
+    p.add_argument("--gak", action="store_true",
+                   help="add tslearn's global alignment kernel SVM as an extra column (needs rntk[bench])")
+    p.add_argument("--gak-max-minutes", type=float, default=20.0,
+                   help="skip GAK on datasets whose estimated cdist_gak time exceeds this (one core)")
     args = p.parse_args(argv)
 
     from rntk.datasets import list_ucr
     from rntk.estimators import summarize
 
-    grids = GRIDS_QUICK if args.quick else GRIDS_FULL
+    grids = dict(GRIDS_QUICK if args.quick else GRIDS_FULL)
+    grids[GAK] = {"sigma_scale": GAK_SCALES["quick" if args.quick else "full"]}
     folds = CV_FOLDS_QUICK if args.quick else CV_FOLDS
     names = args.datasets or (DATASETS_QUICK if args.quick else DATASETS_FULL)
     jobs = args.jobs or len(os.sched_getaffinity(0))
@@ -290,13 +328,22 @@ def main(argv=None):
     cache.mkdir(exist_ok=True)
     t_start = time.perf_counter()
     facts = {n: dataset_facts(n, args.root) for n in names}
-    key_of = {f: _grid_key(args.quick, grids, folds, f) for f in FAMILIES}
-    units = sorted(((n, f) for n in names for f in FAMILIES),
+    fams = FAMILIES + ((GAK,) if args.gak else ())
+    key_of = {f: _grid_key(args.quick, grids, folds, f) for f in fams}
+    gak_skipped = {}
+    if args.gak:
+        for n in names:
+            minutes = gak_cells(facts[n], len(grids[GAK]["sigma_scale"])) / GAK_CELLS_PER_S / 60
+            if minutes > args.gak_max_minutes:
+                gak_skipped[n] = f"est. {minutes:.0f} min > {args.gak_max_minutes:g}"
+    units = sorted(((n, f) for n in names for f in fams if not (f == GAK and n in gak_skipped)),
                    key=lambda u: -_unit_cost(facts[u[0]], u[1], grids))
     done = run_units(units, grids, folds, args.root, cache, key_of, jobs, args.quick)
-    results = {n: {**facts[n], "families": {f: done[(n, f)] for f in FAMILIES}} for n in names}
-    for rec in results.values():
+    results = {n: {**facts[n], "families": {f: done[(n, f)] for f in fams if (n, f) in done}} for n in names}
+    for n, rec in results.items():
         rec["wall_s"] = float(sum(r["wall_s"] for r in rec["families"].values()))
+        if n in gak_skipped:
+            rec["gak_skipped"] = gak_skipped[n]
 
     acc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in results])
     ours = summarize(acc, FAMILIES)
@@ -307,15 +354,23 @@ def main(argv=None):
         oacc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in with_paper])
         paper_summary = {"ours": summarize(oacc, FAMILIES), "paper": summarize(pacc, FAMILIES),
                          "datasets": with_paper}
-    time_by_family = {f: {k: float(sum(results[n]["families"][f][k] for n in results))
-                          for k in ("gram_s", "fit_s", "wall_s")} for f in FAMILIES}
-    md = table_markdown(results)
+    time_by_family = {f: {k: float(sum(results[n]["families"][f][k] for n in results if f in results[n]["families"]))
+                          for k in ("gram_s", "fit_s", "wall_s")} for f in fams}
+    gak_vs_rntk = None
+    if args.gak:  # the extra column against the RNTK, on the datasets where GAK ran
+        both = [n for n in results if GAK in results[n]["families"]]
+        if both:
+            a2 = np.array([[results[n]["families"][f]["test_acc"] for f in ("RNTK", GAK)] for n in both])
+            gak_vs_rntk = {"datasets": both, "summary": summarize(a2, ("RNTK", GAK)),
+                           "rntk_wins": int((a2[:, 0] > a2[:, 1]).sum()), "gak_wins": int((a2[:, 1] > a2[:, 0]).sum())}
+    md = table_markdown(results, gak=args.gak)
     (d / "table_ucr.md").write_text(md + "\n" + selected_markdown(results))
     write_json(d / "table_ucr.json", {
         "quick": bool(args.quick), "grids": grids, "C": list(C_GRID), "cv_folds": folds,
         "seed": SEED, "tie_break": "smallest C, then first kernel configuration in grid order",
         "datasets": results, "skipped": unknown, "summary_all": ours,
         "summary_on_paper_datasets": paper_summary, "time_by_family": time_by_family,
+        "gak_vs_rntk": gak_vs_rntk, "gak_skipped": gak_skipped,
         "jobs": jobs, "cpu_seconds": float(sum(r["wall_s"] for r in results.values())),
         "wall_s_this_invocation": time.perf_counter() - t_start,
     })

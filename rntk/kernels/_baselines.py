@@ -33,7 +33,7 @@ from ._activations import get_dual
 from ._batching import batched_gram
 from ._rntk import KernelResult, _check_dtype
 
-__all__ = ["MLPNTK", "RBFKernel", "PolynomialKernel", "pad_sequences"]
+__all__ = ["MLPNTK", "RBFKernel", "PolynomialKernel", "GAKKernel", "pad_sequences"]
 
 Sigma = Union[float, Sequence[float]]
 
@@ -446,3 +446,62 @@ class PolynomialKernel:
         x, y = _fixed_pair(X, Y, "PolynomialKernel")
         K = polynomial_kernel(x, y, degree=self.degree, gamma=1.0, coef0=self.coef0)
         return _classical_result(K, y is None, dt)
+
+
+@dataclass(frozen=True)
+class GAKKernel:
+    """Global alignment kernel (Cuturi et al., ICML 2007; Cuturi, ICML 2011), normalised.
+
+    k(x, y) = sum over all monotone alignments of the product of local kernels
+    exp(-phi(x_i, y_j)), phi(a, b) = ||a - b||^2 / (2 sigma^2) + log(2 - exp(-||a - b||^2 / (2 sigma^2))),
+    divided by sqrt(k(x, x) k(y, y)). Computed by ``tslearn.metrics.cdist_gak``
+    (install ``rntk[bench]``); O(N^2 T^2). The alignment-based kernel that
+    users of time-series SVMs would otherwise pick, with the same ``gram``
+    interface as the RNTK.
+
+    Parameters
+    ----------
+    sigma : float, > 0
+        Bandwidth of the local Gaussian kernel (``tslearn.metrics.sigma_gak``
+        gives Cuturi's median heuristic).
+    n_jobs : int, optional
+        Passed to ``cdist_gak`` (None: one process).
+
+    Notes
+    -----
+    Inputs as for :meth:`RNTK.gram`: sequences of different lengths (a list,
+    or trailing NaN) are aligned as they are, without padding.
+    """
+
+    sigma: float = 1.0
+    n_jobs: int | None = None
+
+    def __post_init__(self):
+        s = _finite_real(self.sigma, "sigma")
+        if s <= 0:
+            raise ValueError(f"sigma must be > 0, got {s}")
+        object.__setattr__(self, "sigma", s)
+
+    @staticmethod
+    def _tslearn_layout(b) -> np.ndarray:
+        """(N, T, m) with NaN after each sequence's end: tslearn's variable-length layout."""
+        out = np.array(b.data, dtype=np.float64)
+        out[np.arange(out.shape[1])[None, :] >= b.lengths[:, None]] = np.nan
+        return out
+
+    def gram(self, X: Any, Y: Any = None, dtype="float64") -> KernelResult:
+        """Kernel matrix k(X, Y); exactly symmetric with unit diagonal when ``Y is None``."""
+        try:
+            from tslearn.metrics import cdist_gak
+        except ImportError as e:  # an optional dependency
+            raise ImportError("GAKKernel needs tslearn: pip install 'rntk[bench]'") from e
+        from .._validation import check_pair
+
+        dt = _check_dtype(dtype)
+        bx, by = check_pair(X, Y)
+        x = self._tslearn_layout(bx)
+        K = cdist_gak(x, None if by is None else self._tslearn_layout(by), sigma=self.sigma, n_jobs=self.n_jobs)
+        if by is None:
+            K = _mirror_upper(K)
+            np.fill_diagonal(K, 1.0)
+        return _classical_result(K, by is None, dt)
