@@ -132,7 +132,8 @@ def cmd_rent_train(args) -> int:
         if v is not None:
             defaults[key] = v
     cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, batch_size=args.batch_size,
-                     lr=args.lr, stratified=args.stratified, seed=args.seed, **defaults)
+                     lr=args.lr, stratified=args.stratified, fused=args.fused, clip_norm=args.clip_norm,
+                     seed=args.seed, **defaults)
     torch.manual_seed(args.seed)
     model = SequenceModel(args.cell, task.input_dim, args.hidden, args.layers, task.out_dim, level=task.level)
     out = Path(args.out) / args.dataset / args.method / f"seed{args.seed}"
@@ -146,9 +147,13 @@ def cmd_rent_train(args) -> int:
 def cmd_rent_compare(args) -> int:
     verify = _find_verify(args.root)
     cmd = [sys.executable, str(verify / "rent_benchmark.py")]
-    cmd += ["--quick"] if args.tier == "quick" else ["--tier", args.tier]
+    if args.r7:
+        cmd += ["--r7"]
+    else:
+        cmd += ["--quick"] if args.tier == "quick" else ["--tier", args.tier]
     if args.tasks:
         cmd += ["--tasks", *args.tasks]
+    cmd += ["--jobs", str(args.jobs)]
     return subprocess.call(cmd, cwd=verify.parent)
 
 
@@ -200,13 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--trigger", choices=["incremental", "constant", "every"])
     t.add_argument("--every", type=int)
     t.add_argument("--stratified", action="store_true", help="class-balanced selection (classification)")
+    t.add_argument("--fused", action="store_true",
+                   help="rent-s: score each batch from its training forward (no separate scoring pass)")
+    t.add_argument("--clip-norm", dest="clip_norm", type=float, help="clip the gradient norm (default: none)")
     t.add_argument("--max-train", type=int, help="cap the training sequences")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="rent_runs", help="output folder (history.json, checkpoint.pt)")
     t.set_defaults(func=cmd_rent_train)
     c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
-    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "full"])
+    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "full"])
     c.add_argument("--tasks", nargs="+", choices=sorted(TASKS))
+    c.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    c.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep) instead of R-6")
     c.add_argument("--root", help="repository root (default: search from the current folder up)")
     c.set_defaults(func=cmd_rent_compare)
     return p

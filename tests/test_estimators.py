@@ -369,3 +369,14 @@ def test_search_checkpoint_resumes_to_the_uninterrupted_result(rng, tmp_path):
     assert resumed.best == full.best
     with pytest.raises(ValueError, match="different search"):  # other data, same file
         kernel_grid_search(X[::-1], y[::-1], base, X_test=Xt, y_test=yt, cv=3, checkpoint=ck)
+
+
+def test_search_counts_fits_stopped_at_max_iter(rng):
+    X, y = _blobs(rng, n=40, T=5)
+    kernels = [RBFKernel(gamma=0.5), RBFKernel(gamma=5.0)]
+    capped = [kernel_grid_search(X, y, kernels, [100.0], cv=4, max_iter=2, svm=svm) for svm in ("libsvm", "sklearn")]
+    assert (capped[0].unconverged > 0).all()
+    np.testing.assert_array_equal(capped[0].unconverged, capped[1].unconverged)
+    np.testing.assert_array_equal(capped[0].fold_scores, capped[1].fold_scores)
+    free = kernel_grid_search(X, y, kernels, [100.0], cv=4)
+    assert (free.unconverged == 0).all()

@@ -49,6 +49,7 @@ TIERS = {
     "seeds": dict(tasks=SEQUENCE_TASKS, max_train=5000, max_eval=2000, epochs=10, seeds=3, hidden=None),
     "full": dict(tasks=ALL_TASKS, max_train=None, max_eval=None, epochs=30, seeds=5, hidden=None),
 }
+RELATIVE_COST = {"forda": 8, "narma10": 4, "regime-tagging": 4, "segment-tagging": 4, "electric-devices": 2}
 R7 = {"crop-forecast": ("step", (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)), "segment-tagging": ("r-step", (0.6, 0.7, 0.8, 0.9))}
 R7_METHODS = (("full", False), ("rent-b", False), ("rent-s", False), ("rent-s", True))
 
@@ -120,7 +121,8 @@ def run_all(specs, jobs):
     import json
     from pathlib import Path
 
-    todo = [s for s in specs if not _finished(s)]
+    # longest runs first, so that the last ones running in parallel are short
+    todo = sorted((s for s in specs if not _finished(s)), key=lambda s: -RELATIVE_COST.get(s["task"], 1))
     if todo:
         if jobs <= 1:
             for s in todo:

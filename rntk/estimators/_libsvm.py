@@ -25,7 +25,7 @@ __all__ = ["PrecomputedSVM", "fit_precomputed"]
 # tol 1e-3, cache 200 MB, no iteration cap, no class weights
 _SVC_DEFAULTS = dict(svm_type=0, kernel="precomputed", degree=3, gamma=0.0, coef0=0.0,
                      tol=1e-3, nu=0.5, epsilon=0.0, shrinking=1, probability=0,
-                     cache_size=200.0, max_iter=-1)
+                     cache_size=200.0)
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class PrecomputedSVM:
     intercept: np.ndarray
     prob_a: np.ndarray
     prob_b: np.ndarray
+    converged: bool = True
 
     def predict(self, K: np.ndarray) -> np.ndarray:
         """Class labels for the rows of ``K`` (n_eval, n_fit): kernel values
@@ -55,12 +56,13 @@ class PrecomputedSVM:
         return self.classes[codes.astype(np.intp)]
 
 
-def fit_precomputed(K: np.ndarray, y: np.ndarray, C: float) -> PrecomputedSVM:
+def fit_precomputed(K: np.ndarray, y: np.ndarray, C: float, max_iter: int = -1) -> PrecomputedSVM:
     """Fit a C-SVM on the square precomputed Gram ``K`` with labels ``y``.
 
     The same libsvm call and label encoding (``np.unique``) as
-    ``SVC(kernel="precomputed", C=C).fit(K, y)``, and the same refusal of a
-    single class.
+    ``SVC(kernel="precomputed", C=C, max_iter=max_iter).fit(K, y)``, and the
+    same refusal of a single class. ``converged`` is False when libsvm
+    stopped at ``max_iter`` (-1: no limit, SVC's default).
     """
     from sklearn.svm import _libsvm
 
@@ -71,7 +73,8 @@ def fit_precomputed(K: np.ndarray, y: np.ndarray, C: float) -> PrecomputedSVM:
     _libsvm.set_verbosity_wrap(0)  # as SVC(verbose=False): libsvm prints its progress otherwise
     try:
         out = _libsvm.fit(K, codes.astype(np.float64), C=float(C), class_weight=np.empty(0),
-                          sample_weight=np.empty(0), random_seed=0, **_SVC_DEFAULTS)
+                          sample_weight=np.empty(0), random_seed=0, max_iter=int(max_iter),
+                          **_SVC_DEFAULTS)
     except TypeError as e:  # the private binding's signature changed
         import sklearn
 
@@ -80,5 +83,6 @@ def fit_precomputed(K: np.ndarray, y: np.ndarray, C: float) -> PrecomputedSVM:
             f"(sklearn.svm._libsvm.fit) no longer takes the arguments rntk passes ({e}); "
             "use kernel_grid_search(..., svm='sklearn') or a scikit-learn between 1.3 and 1.9"
         ) from e
-    support, sv, n_support, dual_coef, intercept, prob_a, prob_b, _status, _n_iter = out
-    return PrecomputedSVM(classes, support, sv, n_support, dual_coef, intercept, prob_a, prob_b)
+    support, sv, n_support, dual_coef, intercept, prob_a, prob_b, status, _n_iter = out
+    return PrecomputedSVM(classes, support, sv, n_support, dual_coef, intercept, prob_a, prob_b,
+                          converged=status != 1)

@@ -62,6 +62,8 @@ class GridSearchResult:
         Indices of every setting tied with the best CV score (best included).
     gram_seconds, fit_seconds : ndarray of shape (n_kernels,)
         Wall time spent on the Gram blocks and on the SVM/ridge fits.
+    unconverged : ndarray of shape (n_kernels,)
+        C-SVM fits of each kernel configuration that stopped at ``max_iter``.
     """
 
     kernels: tuple
@@ -74,6 +76,7 @@ class GridSearchResult:
     tied: np.ndarray
     gram_seconds: np.ndarray
     fit_seconds: np.ndarray
+    unconverged: np.ndarray | None = None
 
     @property
     def best_kernel(self):
@@ -157,6 +160,7 @@ def kernel_grid_search(
     svm: str = "libsvm",
     checkpoint=None,
     checkpoint_every: float = 60.0,
+    max_iter: int = -1,
 ) -> GridSearchResult:
     """Grid search over kernel configurations and C (or alpha), one Gram each.
 
@@ -190,6 +194,12 @@ def kernel_grid_search(
         ``SVC(kernel="precomputed")`` directly (identical predictions, without
         SVC's ~1 ms of per-fit validation; see ``rntk.estimators._libsvm``),
         "sklearn" uses ``SVC`` itself. Ignored for regression.
+    max_iter : int
+        libsvm's iteration cap per C-SVM fit (-1: none, SVC's default). A
+        kernel far from unit scale (e.g. an RNTK with sigma_w > sqrt(2) on
+        long series, whose entries grow like (sigma_w^2 / 2)^T) acts like a
+        huge C and can make one fit run for hours; capped fits are counted
+        in ``unconverged``.
     checkpoint : path, optional
         An ``.npz`` file the scores of finished kernel configurations are
         written to (atomically, at most every ``checkpoint_every`` seconds and
@@ -237,12 +247,23 @@ def kernel_grid_search(
     if svm not in ("libsvm", "sklearn"):
         raise ValueError(f"svm must be 'libsvm' or 'sklearn', got {svm!r}")
 
-    def fit(p, K, target):
+    def fit(p, K, target, k):
         if regression:
             return KernelRidge(kernel="precomputed", alpha=p).fit(K, target)
         if svm == "libsvm":
-            return fit_precomputed(K, target, p)
-        return SVC(kernel="precomputed", C=p).fit(K, target)
+            m = fit_precomputed(K, target, p, max_iter)
+            ok = m.converged
+        else:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
+            with warnings.catch_warnings():  # counted below, not printed per fit
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                m = SVC(kernel="precomputed", C=p, max_iter=max_iter).fit(K, target)
+            ok = m.fit_status_ == 0
+        state.unconverged[k] += not ok
+        return m
 
     def score(m, K, target):
         pred = m.predict(K)
@@ -251,8 +272,8 @@ def kernel_grid_search(
         return float(np.mean(pred == target))
 
     nk, npar, nf = len(kernels), len(params), len(splits)
-    state = _Checkpoint(checkpoint, _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output),
-                        nk, npar, nf, X_test is not None, checkpoint_every)
+    state = _Checkpoint(checkpoint, _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output,
+                                                 max_iter), nk, npar, nf, X_test is not None, checkpoint_every)
     fold_scores, test_scores, gram_s, fit_s = state.fold_scores, state.test_scores, state.gram_s, state.fit_s
     todo = np.flatnonzero(~state.done)
     it = todo
@@ -268,10 +289,10 @@ def kernel_grid_search(
         for f, (tr, va) in enumerate(splits):
             Ktr, Kva = K[np.ix_(tr, tr)], K[np.ix_(va, tr)]
             for j, p in enumerate(params):
-                fold_scores[k, j, f] = score(fit(p, Ktr, y[tr]), Kva, y[va])
+                fold_scores[k, j, f] = score(fit(p, Ktr, y[tr], k), Kva, y[va])
         if Kt is not None:
             for j, p in enumerate(params):
-                test_scores[k, j] = score(fit(p, K, y), Kt, y_test)
+                test_scores[k, j] = score(fit(p, K, y, k), Kt, y_test)
         gram_s[k], fit_s[k] = t1 - t0, time.perf_counter() - t1
         state.finished(k)
     state.save()
@@ -279,11 +300,11 @@ def kernel_grid_search(
     best, tied = _select(cv_scores, params, regression)
     return GridSearchResult(
         kernels, params, "alpha" if regression else "C", fold_scores, cv_scores,
-        test_scores, best, tied, gram_s, fit_s,
+        test_scores, best, tied, gram_s, fit_s, state.unconverged.copy(),
     )
 
 
-def _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output) -> str:
+def _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output, max_iter=-1) -> str:
     """A hash of everything that determines a search's scores."""
     import hashlib
 
@@ -293,7 +314,7 @@ def _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output) ->
         h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes() + str(np.shape(a)).encode())
     for tr, va in splits:
         h.update(np.asarray(tr).tobytes() + b"|" + np.asarray(va).tobytes())
-    h.update(repr((tuple(repr(k) for k in kernels), task, output)).encode())
+    h.update(repr((tuple(repr(k) for k in kernels), task, output) + ((max_iter,) if max_iter != -1 else ())).encode())
     return h.hexdigest()
 
 
@@ -308,6 +329,7 @@ class _Checkpoint:
         self.fold_scores = np.full((nk, npar, nf), np.nan)
         self.test_scores = np.full((nk, npar), np.nan) if has_test else None
         self.gram_s, self.fit_s = np.zeros(nk), np.zeros(nk)
+        self.unconverged = np.zeros(nk, dtype=np.int64)
         self.done = np.zeros(nk, dtype=bool)
         if self.path is not None and self.path.is_file():
             with np.load(self.path, allow_pickle=False) as z:
@@ -320,6 +342,8 @@ class _Checkpoint:
                 if has_test:
                     self.test_scores[:] = z["test_scores"]
                 self.gram_s[:], self.fit_s[:], self.done[:] = z["gram_s"], z["fit_s"], z["done"]
+                if "unconverged" in z:
+                    self.unconverged[:] = z["unconverged"]
 
     def finished(self, k):
         self.done[k] = True
@@ -335,6 +359,6 @@ class _Checkpoint:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, key=self.key, fold_scores=self.fold_scores, gram_s=self.gram_s, fit_s=self.fit_s,
-                     done=self.done, test_scores=np.empty(0) if self.test_scores is None else self.test_scores)
+                     done=self.done, unconverged=self.unconverged, test_scores=np.empty(0) if self.test_scores is None else self.test_scores)
         os.replace(tmp, self.path)
         self.last = time.monotonic()

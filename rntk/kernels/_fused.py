@@ -42,11 +42,11 @@ _ASIN_Q = (
     0.3302101890525921, -0.023328250056279448,
 )
 # layout of the constants vector K (typed like the data: float32 stays float32)
-_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP, _QUARTER = range(11)
-_P0 = 11
+_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP = range(10)
+_P0 = 10
 _Q0 = _P0 + len(_ASIN_P)
 _NK = _Q0 + len(_ASIN_Q)
-assert _NK == 23, "register_constants lists 23 constants"
+assert _NK == 22, "register_constants lists 22 constants"
 # FMA contraction only: no reassociation, no NaN/inf assumptions
 _FLAGS = {"contract"}
 
@@ -54,7 +54,7 @@ _FLAGS = {"contract"}
 def constants(dtype) -> np.ndarray:
     """Return the constants vector ``K`` in ``dtype``."""
     head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5,
-            1.0 - relu_snap(dtype), 0.25]
+            1.0 - relu_snap(dtype)]
     return np.array(head + list(_ASIN_P) + list(_ASIN_Q), dtype=dtype)
 
 
@@ -66,7 +66,7 @@ def register_constants(K):
     every store and block SIMD.
     """
     return (K[0], K[1], K[2], K[3], K[4], K[5], K[6], K[7], K[8], K[9], K[10], K[11],
-            K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20], K[21], K[22])
+            K[12], K[13], K[14], K[15], K[16], K[17], K[18], K[19], K[20], K[21])
 
 
 @intrinsic
