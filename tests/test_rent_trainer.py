@@ -253,3 +253,17 @@ def test_fused_scoring_resumes_and_is_rent_s_only(rng, tmp_path):
     assert resumed["selections"] == full["selections"]
     with pytest.raises(ValueError, match="rent-s"):
         RentConfig(method="rent-b", fused=True)
+
+
+def test_plateau_patience_stops_and_resumes_stopped(rng, tmp_path):
+    """Training stops once the validation metric has not improved for `patience`
+    epochs, and a resumed stopped run stays stopped (no further epochs)."""
+    tr, va = _regression(rng), _regression(rng, n=8)
+    cfg = RentConfig(method="full", epochs=200, batch_size=8, lr=0.5, plateau_patience=3)
+    h = train(_model(0), tr, va, cfg, out_dir=tmp_path, device="cpu")
+    assert len(h["epochs"]) < 200
+    assert h["plateau_epoch"] - h["best_epoch"] == 3 == len(h["epochs"]) - 1 - h["best_epoch"]
+    again = train(_model(0), tr, va, cfg, out_dir=tmp_path, device="cpu")
+    assert len(again["epochs"]) == len(h["epochs"])
+    with pytest.raises(ValueError, match="plateau_patience"):
+        RentConfig(plateau_patience=0)

@@ -69,6 +69,7 @@ class RentConfig:
     budget: int | None = None  # budget-full: backward samples (default: sum_e r_e N of the schedule)
     measure_amplification: bool = False  # gradient norm of the selection vs random subsets
     fused: bool = False  # rent-s: score each batch from its training forward, backprop its top quota (spec §1.9)
+    plateau_patience: int | None = None  # stop once the validation metric has not improved for this many epochs
     obs_refresh: int = 5  # OBS: epochs between full passes that refresh the stale losses
     obs_pressure: tuple = (100.0, 1.0)  # OBS: selection pressure s_e, first and last epoch (geometric)
     rho_holdout: float = 0.1  # RHO-LOSS: fraction of train held out for the irreducible-loss model
@@ -91,6 +92,8 @@ class RentConfig:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         check_positive_int(self.obs_refresh, "obs_refresh")
+        if self.plateau_patience is not None:
+            check_positive_int(self.plateau_patience, "plateau_patience")
         if len(self.obs_pressure) != 2 or min(self.obs_pressure) <= 0:
             raise ValueError(f"obs_pressure must be two selection pressures > 0, got {self.obs_pressure!r}")
         if not 0 < self.rho_holdout < 1:
@@ -496,7 +499,7 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
                           "backward_samples": 0}
     tot = hist["totals"]
     done_now = 0
-    epochs = range(state["epoch"], cfg.epochs)
+    epochs = range(state["epoch"], cfg.epochs if not state.get("plateau") else state["epoch"])
     if progress:
         from tqdm.auto import tqdm
 
@@ -629,11 +632,16 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
             state["best_state"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             hist["best_epoch"] = e
         state["epoch"] = e + 1
+        if cfg.plateau_patience is not None and e - hist["best_epoch"] >= cfg.plateau_patience:
+            state["plateau"] = True  # trained until the validation metric plateaued
+            hist["plateau_epoch"] = e
         if out_dir is not None:
             _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
             _write_atomic(ckpt, lambda p: torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                                                       "history": hist, "state": state}, p))
         done_now += 1
+        if state.get("plateau"):
+            break
         if stop_after is not None and done_now >= stop_after and state["epoch"] < cfg.epochs:
             return hist
     if test_data is not None and "test" not in hist:
