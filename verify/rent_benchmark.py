@@ -147,7 +147,10 @@ def _finished(spec) -> bool:
     f = Path(spec["out"]) / "history.json"
     if not f.is_file():
         return False
-    return "test" in json.loads(f.read_text())  # written once, when the run has ended
+    h = json.loads(f.read_text())
+    # "test" is written once, when the run has ended (its last epoch or its plateau); a
+    # run asked for with other epochs is not this one
+    return "test" in h and h["config"]["epochs"] == spec["epochs"]
 
 
 def _mean_se(values):

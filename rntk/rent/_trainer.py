@@ -499,7 +499,8 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
                           "backward_samples": 0}
     tot = hist["totals"]
     done_now = 0
-    epochs = range(state["epoch"], cfg.epochs if not state.get("plateau") else state["epoch"])
+    # a run stopped at its plateau stays stopped when resumed
+    epochs = range(state["epoch"], state["epoch"] if "plateau_epoch" in hist else cfg.epochs)
     if progress:
         from tqdm.auto import tqdm
 
@@ -633,14 +634,13 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
             hist["best_epoch"] = e
         state["epoch"] = e + 1
         if cfg.plateau_patience is not None and e - hist["best_epoch"] >= cfg.plateau_patience:
-            state["plateau"] = True  # trained until the validation metric plateaued
             hist["plateau_epoch"] = e
         if out_dir is not None:
             _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
             _write_atomic(ckpt, lambda p: torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                                                       "history": hist, "state": state}, p))
         done_now += 1
-        if state.get("plateau"):
+        if "plateau_epoch" in hist:
             break
         if stop_after is not None and done_now >= stop_after and state["epoch"] < cfg.epochs:
             return hist
