@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="rent_runs", help="output folder (history.json, checkpoint.pt)")
     t.set_defaults(func=cmd_rent_train)
     c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
-    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "full"])
+    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "plateau", "full"])
     c.add_argument("--tasks", nargs="+", choices=sorted(TASKS))
     c.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     c.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep) instead of R-6")

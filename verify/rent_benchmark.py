@@ -18,7 +18,11 @@ seconds (validation excluded; same for every method). Tiers:
 * ``--tier smoke``: spec's smoke tier (1 seed, 10 epochs, <= 5k training
   sequences, every task whose data are installed);
 * ``--tier seeds``: the smoke sizes with 3 seeds on the sequence-level tasks:
-  the largest tier that fits a 2-core machine in about an hour;
+  about an hour on 2 cores, but Full is cut at 10 epochs, before its plateau;
+* ``--tier plateau``: the seeds tier's four tasks with 3 seeds and <= 2000
+  training sequences; Full trains until its validation metric has not
+  improved for 5 epochs (at most 50), the other methods 25 epochs: the largest
+  tier with a converged target that fits a 2-core machine in about an hour;
 * ``--tier full`` (default without --quick): 5 seeds, Table-4-like epochs; Full
   trains until its validation metric has not improved for 10 epochs (at most 150).
 ``--seeds``, ``--epochs`` and ``--max-train`` override a tier's values.
@@ -48,6 +52,12 @@ TIERS = {
     "quick": dict(tasks=("narma10", "regime-tagging"), max_train=96, max_eval=128, epochs=4, seeds=1, hidden=16),
     "smoke": dict(tasks=ALL_TASKS, max_train=5000, max_eval=2000, epochs=10, seeds=1, hidden=None),
     "seeds": dict(tasks=SEQUENCE_TASKS, max_train=5000, max_eval=2000, epochs=10, seeds=3, hidden=None),
+    # the largest tier with a plateaued Full that fits a 2-core machine in about an hour
+    "plateau": dict(tasks=("crop-forecast", "co2", "crop", "electric-devices"), max_train=2000, max_eval=1000,
+                    epochs=25, seeds=3, hidden=None, full_epochs=50, plateau_patience=5,
+                    # R-5 is measured in the seeds tier; with Incremental triggers its gradient
+                    # norms (kept out of the timers) took 5/6 of a ReNT run's wall time
+                    r5=False),
     # Full runs until its validation metric has plateaued (at most full_epochs), so that
     # the target (its best) is not one it only reaches in its last epoch
     "full": dict(tasks=ALL_TASKS, max_train=None, max_eval=None, epochs=30, seeds=5, hidden=None,
@@ -241,16 +251,21 @@ def _plot_curves(kinds, per, path, title):
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.8), squeeze=False)
     for ax, (name, kind) in zip(axes[0], kinds.items()):
         for i, (method, hs) in enumerate(per[name].items()):
-            # mean over seeds at each epoch, with a +-1 SE band (x: mean time at that epoch)
-            t = np.mean([[r["select_s"] + r["train_s"] for r in h["epochs"]] for h in hs], axis=0)
+            # mean over seeds at each epoch, with a +-1 SE band (x: mean time at that epoch);
+            # runs stopped at their plateau differ in length: the mean covers the epochs all have
+            n_ep = min(len(h["epochs"]) for h in hs)
+            t = np.mean([[r["select_s"] + r["train_s"] for r in h["epochs"][:n_ep]] for h in hs], axis=0)
             v = np.array([[r["val"]["accuracy"] if kind == "classification" else r["val"]["mse"]
-                           for r in h["epochs"]] for h in hs])
+                           for r in h["epochs"][:n_ep]] for h in hs])
             mu = v.mean(axis=0)
             style = "-" if method.startswith(("rent", "full")) else "--"
             ax.plot(t, mu, style, marker=".", color=f"C{i}", label=method)
             if len(hs) > 1:
                 se = v.std(axis=0, ddof=1) / np.sqrt(len(hs))
                 ax.fill_between(t, mu - se, mu + se, color=f"C{i}", alpha=0.15)
+        best = np.mean([max(_metric(kind, r) for r in h["epochs"]) for h in per[name]["full"]])
+        ax.axhline(best if kind == "classification" else -best, color="0.3", ls=":", lw=1,
+                   label="target (Full's mean best)")
         ax.set(xlabel="select + train time (s)", ylabel="val accuracy" if kind == "classification" else "val MSE",
                title=f"{name}")
         if kind != "classification":
@@ -283,7 +298,7 @@ def main_r6(args, tier, cfg_t, out):
                                   epochs=cfg_t["full_epochs"] if plateau else cfg_t["epochs"],
                                   override={"plateau_patience": cfg_t["plateau_patience"]} if plateau else {},
                                   max_train=cfg_t["max_train"], max_eval=cfg_t["max_eval"], hidden=cfg_t["hidden"],
-                                  amplification=method in ("rent-b", "rent-s"),
+                                  amplification=cfg_t.get("r5", True) and method in ("rent-b", "rent-s"),
                                   out=runs_dir / name / method / f"seed{seed}"))
     t0 = time.perf_counter()
     hists = run_all(specs, args.jobs)
@@ -302,8 +317,8 @@ def main_r6(args, tier, cfg_t, out):
                     if args.jobs > 1 else "")
                  + ". P1/P2 need >= 5 seeds to be a test of the paper's claim."),
     }
-    write_json(out / "rent_benchmark.json", result)
-    _plot_curves(kinds, per, out / "rent_benchmark.png",
+    write_json(out / f"rent_benchmark_{tier}.json", result)
+    _plot_curves(kinds, per, out / f"rent_benchmark_{tier}.png",
                  f"validation metric vs select + train time ({tier} tier, mean of {cfg_t['seeds']} seed(s), "
                  "band: +-1 SE)")
     for name, s in summary.items():
@@ -388,7 +403,7 @@ def main_r7(args, out):
 
 def main(argv=None):
     p = parser(__doc__)
-    p.add_argument("--tier", choices=("smoke", "seeds", "full"), default=None, help="without --quick: full (default)")
+    p.add_argument("--tier", choices=("smoke", "seeds", "plateau", "full"), default=None, help="without --quick: full (default)")
     p.add_argument("--tasks", nargs="+", default=None, help="subset of the tier's tasks")
     p.add_argument("--seeds", type=int, default=None, help="override the tier's number of seeds")
     p.add_argument("--epochs", type=int, default=None, help="override the tier's epochs")
