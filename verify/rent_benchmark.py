@@ -241,7 +241,7 @@ def _verdicts(summary, seeds):
     return out
 
 
-def _plot_curves(kinds, per, path, title):
+def _plot_curves(kinds, per, summary, path, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,7 +263,7 @@ def _plot_curves(kinds, per, path, title):
             if len(hs) > 1:
                 se = v.std(axis=0, ddof=1) / np.sqrt(len(hs))
                 ax.fill_between(t, mu - se, mu + se, color=f"C{i}", alpha=0.15)
-        best = np.mean([max(_metric(kind, r) for r in h["epochs"]) for h in per[name]["full"]])
+        best = summary[name]["target"]  # _metric's sign: -MSE for regression
         ax.axhline(best if kind == "classification" else -best, color="0.3", ls=":", lw=1,
                    label="target (Full's mean best)")
         ax.set(xlabel="select + train time (s)", ylabel="val accuracy" if kind == "classification" else "val MSE",
@@ -318,7 +318,7 @@ def main_r6(args, tier, cfg_t, out):
                  + ". P1/P2 need >= 5 seeds to be a test of the paper's claim."),
     }
     write_json(out / f"rent_benchmark_{tier}.json", result)
-    _plot_curves(kinds, per, out / f"rent_benchmark_{tier}.png",
+    _plot_curves(kinds, per, summary, out / f"rent_benchmark_{tier}.png",
                  f"validation metric vs select + train time ({tier} tier, mean of {cfg_t['seeds']} seed(s), "
                  "band: +-1 SE)")
     for name, s in summary.items():
@@ -403,7 +403,8 @@ def main_r7(args, out):
 
 def main(argv=None):
     p = parser(__doc__)
-    p.add_argument("--tier", choices=("smoke", "seeds", "plateau", "full"), default=None, help="without --quick: full (default)")
+    p.add_argument("--tier", choices=[t for t in TIERS if t != "quick"], default=None,
+                   help="without --quick: full (default)")
     p.add_argument("--tasks", nargs="+", default=None, help="subset of the tier's tasks")
     p.add_argument("--seeds", type=int, default=None, help="override the tier's number of seeds")
     p.add_argument("--epochs", type=int, default=None, help="override the tier's epochs")
