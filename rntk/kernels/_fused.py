@@ -42,7 +42,7 @@ _ASIN_Q = (
     0.3302101890525921, -0.023328250056279448,
 )
 # layout of the constants vector K (typed like the data: float32 stays float32)
-_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _4_PI, _SQRT_HALF, _SNAP = range(10)
+_PI, _HALF_PI, _INV_2PI, _ZERO, _ONE, _TWO, _2_PI, _EIGHT, _SQRT_HALF, _SNAP = range(10)
 _P0 = 10
 _Q0 = _P0 + len(_ASIN_P)
 _NK = _Q0 + len(_ASIN_Q)
@@ -53,7 +53,7 @@ _FLAGS = {"contract"}
 
 def constants(dtype) -> np.ndarray:
     """Return the constants vector ``K`` in ``dtype``."""
-    head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 4 / np.pi, 0.5**0.5,
+    head = [np.pi, np.pi / 2, 1 / (2 * np.pi), 0.0, 1.0, 2.0, 2 / np.pi, 8.0, 0.5**0.5,
             1.0 - relu_snap(dtype)]
     return np.array(head + list(_ASIN_P) + list(_ASIN_Q), dtype=dtype)
 
@@ -85,23 +85,25 @@ def _fma(typingctx, x, y, z):
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _sqrt_one_minus_square(a, K):
-    """sqrt(1 - a^2) with 1 - a^2 rounded once: accurate as a -> 1, where the
-    naive 1 - a * a cancels (sqrt(1 - a^2) ~ 1e-5 there would carry ~1e-7
-    relative error)."""
-    return np.sqrt(_fma(-a, a, K[_ONE]))
+def _one_minus_square(a, K):
+    """1 - a^2 rounded once: accurate as a -> 1, where the naive 1 - a * a
+    cancels (sqrt(1 - a^2) ~ 1e-5 there would carry ~1e-7 relative error)."""
+    return _fma(-a, a, K[_ONE])
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
-def _asin_abs(a, s, K):
-    """asin(a) for 0 <= a <= 1, given s = sqrt(1 - a^2); no libm call.
+def _asin_abs(a, x, s, K):
+    """asin(a) for 0 <= a <= 1, given x = 1 - a^2 and s = sqrt(x); no libm call.
 
     a <= 1/sqrt(2): the rational function of a; otherwise asin(a) =
-    pi/2 - asin(s), whose argument s is again <= 1/sqrt(2).
+    pi/2 - asin(s), whose argument s is again <= 1/sqrt(2). There z = s^2 is
+    taken as x, not s * s: the rational function then does not wait for the
+    square root (the pair loop is bound by latency as much as by throughput:
+    this alone is ~10 % of the Gram's time).
     """
     small = a <= K[_SQRT_HALF]
     u = a if small else s
-    z = u * u
+    z = a * a if small else x
     p = K[_P0 + 5]
     p = p * z + K[_P0 + 4]
     p = p * z + K[_P0 + 3]
@@ -120,7 +122,7 @@ def _asin_abs(a, s, K):
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _dual_relu(sig, a1, a2, b1, b2, K):
-    """ReLU (V, V') of one pair; a1 = 1/sqrt(Sigma_xx) (0 if 0), a2 = sqrt(Sigma_xx / (2 pi)).
+    """ReLU (V, 2 pi V') of one pair; a1 = 1/sqrt(Sigma_xx) (0 if 0), a2 = sqrt(Sigma_xx / (2 pi)).
 
     With r = asin|c| the dual is evaluated through its even and odd parts:
     c (pi - arccos c) = c pi/2 + |c| r and pi - arccos c = pi/2 + sign(c) r,
@@ -132,26 +134,28 @@ def _dual_relu(sig, a1, a2, b1, b2, K):
     c = sig * (a1 * b1)
     a = abs(c)
     a = K[_ONE] if a > K[_SNAP] else a
-    s = _sqrt_one_minus_square(a, K)
-    r = _asin_abs(a, s, K)
+    x = _one_minus_square(a, K)
+    s = np.sqrt(x)
+    r = _asin_abs(a, x, s, K)
     # the snapped c in the linear term too: at c = -1 the dual cancels to
     # exactly 0 (proportional inputs of opposite sign), which the unsnapped
     # c would miss by ~1e-16 relative to the pair's scale
     v = (math.copysign(a, c) * K[_HALF_PI] + (a * r + s)) * (a2 * b2)
-    d = (K[_HALF_PI] + math.copysign(r, c)) * K[_INV_2PI]  # exactly 0 at c = -1
+    d = K[_HALF_PI] + math.copysign(r, c)  # exactly 0 at c = -1
     return v, d
 
 
 @njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 def _dual_erf(sig, a1, a2, b1, b2, K):
-    """erf (V, V') of one pair; a1 = 1/sqrt(1 + 2 Sigma_xx), a2 unused."""
+    """erf (V, 2 pi V') of one pair; a1 = 1/sqrt(1 + 2 Sigma_xx), a2 unused."""
     ab = a1 * b1
     r = K[_TWO] * sig * ab
     a = abs(r)
     a = K[_ONE] if a > K[_ONE] else a
-    s = _sqrt_one_minus_square(a, K)
-    asn = _asin_abs(a, s, K)
-    return K[_2_PI] * math.copysign(asn, r), K[_4_PI] * ab / s
+    x = _one_minus_square(a, K)
+    s = np.sqrt(x)
+    asn = _asin_abs(a, x, s, K)
+    return K[_2_PI] * math.copysign(asn, r), K[_EIGHT] * ab / s
 
 
 # y's sample count is padded to a multiple of ALIGN and the symmetric rows
@@ -179,11 +183,14 @@ def _dual_overload(kind, sig, a1, a2, b1, b2, K):
 
 @njit(fastmath=_FLAGS, error_model="numpy")
 def _row(n, St, l, ii, jlo, below, src, sc, sr, sj, Y, uc, ra, rb, jb, c, si, starty,
-         first, masked, w2, u2, bb, a1, a2, kind, K):
+         first, masked, w2, u2, bb, wp, up, a1, a2, kind, K):
     """One time column of one tile row at one layer: the SIMD loop.
 
-    The state of a pair is (V, P) with P = V' Q: the forward form needs Q only
-    through V' Q. ``St[l, 0]`` holds V and ``St[l, 1]`` P; pairs jlo + jj
+    The state of a pair is (V, P) with P = 2 pi V' Q: the forward form needs Q
+    only through V' Q, and the factor 2 pi, taken out of the dual's V' and
+    put into the weights of P (``wp`` = w2 / (2 pi), ``up`` = u2 / (2 pi);
+    ``u2 * bias`` is added first), saves two of the ~27 floating-point
+    operations of a pair step. ``St[l, 0]`` holds V and ``St[l, 1]`` P; pairs jlo + jj
     (jj < n) of tile row ii go from the previous column to column ``c``
     (``uc`` as an index). Their y samples are jb + jj, whose dual factors are
     ``Y[uc, ra]`` and ``Y[uc, rb]`` (see ``fused_cross``). ``first``:
@@ -204,11 +211,11 @@ def _row(n, St, l, ii, jlo, below, src, sc, sr, sj, Y, uc, ra, rb, jb, c, si, st
         s = jlo + jj
         j = jb + jj
         if first:
-            sig = w2 * St[l, z, ii, s] + u2 * src[sc, sr, sj + jj] + bb
-            q = sig + w2 * St[l, o, ii, s]
+            sig = w2 * St[l, z, ii, s] + (u2 * src[sc, sr, sj + jj] + bb)
+            q = sig + wp * St[l, o, ii, s]
         else:
-            sig = w2 * St[l, z, ii, s] + u2 * below[z, jj] + bb
-            q = sig + w2 * St[l, o, ii, s] + u2 * below[o, jj]
+            sig = w2 * St[l, z, ii, s] + (u2 * below[z, jj] + bb)
+            q = sig + wp * St[l, o, ii, s] + up * below[o, jj]
         v, d = _dual(kind, sig, a1, a2, Y[uc, ra, j], Y[uc, rb, j], K)
         p = d * q
         if masked:
@@ -295,6 +302,7 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
                 ul = U(l)
                 a1, a2 = X[c, m + l, i], X[c, m + L + l, i]
                 w2, bb = sw2[l], sb2[l]
+                wp, up = w2 * Kt[_INV_2PI], su2[l] * Kt[_INV_2PI]  # weights of P = 2 pi V' Q
                 ra, rb = um + ul, um + U(L) + ul
                 # literal flags, one call site each: numba compiles a
                 # branch-free loop per combination (a runtime flag is
@@ -304,17 +312,17 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
                 if l == 0 and m == 1:
                     if masked:
                         _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
-                             True, True, w2, u1, bb, a1, a2, kind, Kt)
+                             True, True, w2, u1, bb, wp, up, a1, a2, kind, Kt)
                     else:
                         _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
-                             True, False, w2, u1, bb, a1, a2, kind, Kt)
+                             True, False, w2, u1, bb, wp, up, a1, a2, kind, Kt)
                 elif l == 0:
                     if masked:
                         _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             True, True, w2, u1, bb, a1, a2, kind, Kt)
+                             True, True, w2, u1, bb, wp, up, a1, a2, kind, Kt)
                     else:
                         _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             True, False, w2, u1, bb, a1, a2, kind, Kt)
+                             True, False, w2, u1, bb, wp, up, a1, a2, kind, Kt)
                 else:
                     # the layer below is copied out: read straight from St it
                     # would alias the stores and fail the overlap check
@@ -324,17 +332,18 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
                         below[U(1), jj] = St[lb, U(1), uii, ujlo + jj]
                     if masked:
                         _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             False, True, w2, su2[l], bb, a1, a2, kind, Kt)
+                             False, True, w2, su2[l], bb, wp, up, a1, a2, kind, Kt)
                     else:
                         _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             False, False, w2, su2[l], bb, a1, a2, kind, Kt)
+                             False, False, w2, su2[l], bb, wp, up, a1, a2, kind, Kt)
     j_end = min(nj, colid.shape[0] - j0)  # padding columns are not written
+    sv2p = sv2 * Kt[_INV_2PI]  # St[L - 1, 1] is 2 pi V' Q
     for ii in range(ni):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         r = rowid[i0 + ii]
         for jj in range(jlo, j_end):
             v = St[L - 1, 0, ii, jj]
-            t = sv2 * v + sv2 * St[L - 1, 1, ii, jj]
+            t = sv2 * v + sv2p * St[L - 1, 1, ii, jj]
             g = sv2 * v
             col = colid[j0 + jj]
             out[0, r, col] = t
