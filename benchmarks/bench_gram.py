@@ -241,7 +241,7 @@ def compile_times(cold: bool = True, cold_dtypes=("float64", "float32")) -> dict
 def dual_floor(n: int = 4096, reps: int = 6000) -> dict:
     """Time per element of the fused kernel's relu dual alone, one thread.
 
-    The loop mirrors ``_row`` of ``rntk/kernels/_fused.py`` (same ``_dual``, same
+    The loop mirrors ``_rows`` of ``rntk/kernels/_fused.py`` (same ``_dual``, same
     fastmath flags, constants as a register tuple), minus the recursion: per
     element it reads sig, b1, b2 and writes (V, V'). ``a1`` changes per
     repetition so no repetition can be optimised away. The vector (n=4096,

@@ -226,6 +226,24 @@ def test_batched_equals_unbatched_exactly(rng, backend):
             assert np.array_equal(tiled.nngp, full.nngp)
 
 
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_fused_tiles_match_numpy_past_one_tile(rng, activation):
+    """More samples than one fused tile holds (512 columns, 4 rows), sample
+    counts that are not multiples of 4, mixed lengths (tiles whose pairs start
+    at different columns) and m = 2, L = 2: the fused kernel against the
+    vectorised path (float64, the same 1e-10 as the hypothesis test)."""
+    from rntk.kernels._fused import TILE_I
+    from rntk.kernels._fused_driver import TILE_J
+
+    k = RNTK(activation=activation, n_layers=2, sigma_b=0.3)
+    X = [rng.normal(size=(t, 2)) for t in rng.integers(1, 9, size=TILE_J + 2 * TILE_I + 1)]
+    Y = [rng.normal(size=(t, 2)) for t in rng.integers(1, 9, size=TILE_J + 3)]
+    for args in [(X,), (X, Y), (Y, X)]:
+        got, want = k.gram(*args, backend="numba"), k.gram(*args, backend="numpy")
+        assert_close_matrices(got.ntk, want.ntk, 1e-10, "ntk")
+        assert_close_matrices(got.nngp, want.nngp, 1e-10, "nngp")
+
+
 def test_long_sequence_stays_finite_and_matches_reference(rng):
     x = rng.normal(size=(3, 10_000))
     x[2, :5000] = np.nan  # a shorter one, UCR padding at the end

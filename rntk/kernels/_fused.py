@@ -28,7 +28,7 @@ from numba.extending import intrinsic, overload
 
 from ._activations import relu_snap
 
-__all__ = ["fused_cross", "constants", "RELU", "ERF", "ALIGN"]
+__all__ = ["fused_cross", "constants", "RELU", "ERF", "ALIGN", "TILE_I"]
 
 # asin(x) = x + x z P(z)/Q(z), z = x^2, 0 <= x <= 1/sqrt(2): a (5, 5) rational
 # fit, max error 2.2e-16 (scripts/fit_asin.py); one division (its own unit)
@@ -181,28 +181,36 @@ def _dual_overload(kind, sig, a1, a2, b1, b2, K):
     return lambda kind, sig, a1, a2, b1, b2, K: _dual_relu(sig, a1, a2, b1, b2, K)
 
 
+# rows of a tile: the pair loop steps all of them together (``_rows``)
+TILE_I = 4
+
+
 @njit(fastmath=_FLAGS, error_model="numpy")
-def _row(n, St, l, ii, jlo, below, src, sc, sr, sj, Y, uc, ra, rb, jb, c, si, starty,
-         first, masked, w2, u2, bb, wp, up, a1, a2, kind, K):
-    """One time column of one tile row at one layer: the SIMD loop.
+def _rows(St, l, jlo, n, jb, below, src, Y, uc, ra, rb, starty, c,
+          first, yin, masked, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, K):
+    """One time column of one tile at one layer: the SIMD loop.
 
     The state of a pair is (V, P) with P = 2 pi V' Q: the forward form needs Q
     only through V' Q, and the factor 2 pi, taken out of the dual's V' and
     put into the weights of P (``wp`` = w2 / (2 pi), ``up`` = u2 / (2 pi);
-    ``u2 * bias`` is added first), saves two of the ~27 floating-point
-    operations of a pair step. ``St[l, 0]`` holds V and ``St[l, 1]`` P; pairs jlo + jj
-    (jj < n) of tile row ii go from the previous column to column ``c``
-    (``uc`` as an index). Their y samples are jb + jj, whose dual factors are
-    ``Y[uc, ra]`` and ``Y[uc, rb]`` (see ``fused_cross``). ``first``:
-    layer 1, whose input term is ``u2 * src[sc, sr, sj + jj]``; deeper layers
-    read the layer below at column c from ``below[0 or 1, jj]``. ``masked``:
-    some pairs have not started yet; their state stays exactly 0.
+    ``u2 * input + bias`` is added first), saves two of the ~27 floating-point
+    operations of a pair step. ``St[l, 0]`` holds V and ``St[l, 1]`` P. The
+    loop runs over the tile's columns jlo + jj (jj < n; y samples jb + jj,
+    whose dual factors are ``Y[uc, ra]`` and ``Y[uc, rb]``, see
+    ``fused_cross``) and steps the pairs of all TILE_I rows from the previous
+    column to column ``c`` (``uc`` as an index); row ii's factors are
+    ``a1t[ii]``, ``a2t[ii]``, its input weight ``u2t[ii]``, its first column
+    ``sit[ii]``. ``first``: layer 1, whose input term is
+    ``u2t[ii] * src[uc, 0, jb + jj]`` (``yin``, m = 1: y's values) or
+    ``u2t[ii] * src[ii, 0, jlo + jj]`` (m > 1: the rows' inner products); deeper layers read the layer below at column c from
+    ``below[0 or 1, ii]``. ``masked``: some pairs have not started yet; their
+    state stays exactly 0.
 
-    Every index is unsigned: numba then emits no negative-index wrap-around,
-    which on an offset index (base + jj) blocks SIMD. A separate (not inlined)
-    function with few array arguments: inlining made numba reference-count
-    the arguments at every call, and every further array adds runtime overlap
-    checks to each call; both cost ~100 ns a row.
+    The rows share one loop: per row, a call and the loop's overlap checks
+    cost ~100 ns, ~14 % of a symmetric N = 500 Gram, and four independent
+    pair chains in one iteration hide the latency of the dual. Every index is
+    unsigned: numba then emits no negative-index wrap-around, which on an
+    offset index (base + jj) blocks SIMD.
     """
     zero = K[_ZERO]
     z = np.uint64(0)
@@ -210,20 +218,24 @@ def _row(n, St, l, ii, jlo, below, src, sc, sr, sj, Y, uc, ra, rb, jb, c, si, st
     for jj in range(n):
         s = jlo + jj
         j = jb + jj
-        if first:
-            sig = w2 * St[l, z, ii, s] + (u2 * src[sc, sr, sj + jj] + bb)
-            q = sig + wp * St[l, o, ii, s]
-        else:
-            sig = w2 * St[l, z, ii, s] + (u2 * below[z, jj] + bb)
-            q = sig + wp * St[l, o, ii, s] + up * below[o, jj]
-        v, d = _dual(kind, sig, a1, a2, Y[uc, ra, j], Y[uc, rb, j], K)
-        p = d * q
-        if masked:
-            act = c >= max(si, starty[j])
-            v = v if act else zero
-            p = p if act else zero
-        St[l, z, ii, s] = v
-        St[l, o, ii, s] = p
+        b1 = Y[uc, ra, j]
+        b2 = Y[uc, rb, j]
+        for ii in range(TILE_I):  # a constant trip count: LLVM unrolls it
+            r = np.uint64(ii)
+            if first:
+                sig = w2 * St[l, z, r, s] + (u2t[ii] * (src[uc, z, j] if yin else src[r, z, s]) + bb)
+                q = sig + wp * St[l, o, r, s]
+            else:
+                sig = w2 * St[l, z, r, s] + (u2t[ii] * below[z, r, s] + bb)
+                q = sig + wp * St[l, o, r, s] + up * below[o, r, s]
+            v, d = _dual(kind, sig, a1t[ii], a2t[ii], b1, b2, K)
+            p = d * q
+            if masked:
+                act = c >= max(sit[ii], starty[j])
+                v = v if act else zero
+                p = p if act else zero
+            St[l, z, r, s] = v
+            St[l, o, r, s] = p
 
 
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
@@ -254,6 +266,7 @@ def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
                   sw2, su2, sb2, sv2, Kt, rowid, colid, out)
 
 
+
 @njit(fastmath=_FLAGS, error_model="numpy")
 def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
           sw2, su2, sb2, sv2, Kt, rowid, colid, out):
@@ -261,84 +274,83 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
     L = sw2.shape[0]
     W = X.shape[0]
     i0 = tile[0]
-    i1 = tile[1]
+    i1 = tile[1]  # rows past i1 (at most TILE_I - 1, the table's zero padding) are computed, not written
     j0 = tile[2]
     j1 = tile[3]
-    ni = i1 - i0
     nj = j1 - j0
-    St = np.zeros((L, 2, ni, nj), dtype=X.dtype)
-    inp = np.empty((1, 1, nj), dtype=X.dtype)  # layer-1 inner products when m > 1
-    below = np.empty((2, nj), dtype=X.dtype)
-    c0 = max(startx[i0:i1].min(), starty[j0:j1].min())
+    St = np.zeros((L, 2, TILE_I, nj), dtype=X.dtype)
+    inp = np.empty((TILE_I, 1, nj), dtype=X.dtype)  # layer-1 inner products when m > 1
+    below = np.empty((2, TILE_I, nj), dtype=X.dtype)
+    # the first row's pairs start first; rows share its first column block
+    # (pairs j <= i this adds are computed, not written)
+    jlo = min(max(0, i0 + 1 - j0), nj) if symmetric else 0
+    jlo -= jlo % ALIGN  # whole SIMD blocks
+    n = U(nj - jlo)
+    if n == U(0):
+        return
+    ujlo, jb = U(jlo), U(j0 + jlo)
+    sit = (startx[i0], startx[i0 + 1], startx[i0 + 2], startx[i0 + 3])
+    c0 = max(min(sit), starty[j0:j1].min())
     z = U(0)
     um = U(m)
     for c in range(c0, W):
         uc = U(c)
-        for ii in range(ni):
-            i = i0 + ii
-            jlo = min(max(0, i + 1 - j0), nj) if symmetric else 0
-            jlo -= jlo % ALIGN  # whole SIMD blocks: the pairs j <= i it adds are not written
-            n = U(nj - jlo)
-            if n == z:
-                continue
-            uii, ujlo, jb = U(ii), U(jlo), U(j0 + jlo)
-            si = startx[i]
-            # columns are sorted by start, so the row's last pair starts last
-            masked = c < max(si, starty[j1 - 1])
-            # layer-1 input term su^2/m <x_t, y_t'> = u1 * (y's values, or inp when m > 1)
-            if m == 1:  # no extra pass: x's value goes in u1
-                u1 = su2[0] * X[c, 0, i]
-            else:
-                u1 = su2[0]
-                xv = X[c, 0, i]
+        # rows and columns are sorted by start: the tile's last pair starts last
+        masked = c < max(sit[TILE_I - 1], starty[j1 - 1])
+        if m > 1:  # layer-1 inner products <x_t, y_t>, one pass per feature
+            for ii in range(TILE_I):
+                uii = U(ii)
+                xv = X[c, 0, i0 + ii]
                 for jj in range(n):
-                    inp[z, z, jj] = xv * Y[uc, z, jb + jj]
+                    inp[uii, z, ujlo + jj] = xv * Y[uc, z, jb + jj]
                 for f in range(1, m):
-                    xv = X[c, f, i]
+                    xv = X[c, f, i0 + ii]
                     uf = U(f)
                     for jj in range(n):
-                        inp[z, z, jj] += xv * Y[uc, uf, jb + jj]
-            for l in range(L):
-                ul = U(l)
-                a1, a2 = X[c, m + l, i], X[c, m + L + l, i]
-                w2, bb = sw2[l], sb2[l]
-                wp, up = w2 * Kt[_INV_2PI], su2[l] * Kt[_INV_2PI]  # weights of P = 2 pi V' Q
-                ra, rb = um + ul, um + U(L) + ul
-                # literal flags, one call site each: numba compiles a
-                # branch-free loop per combination (a runtime flag is
-                # if-converted by LLVM into computing both branches); the
-                # input array is passed at the call site, never held in a
-                # variable (an array variable costs reference counts)
-                if l == 0 and m == 1:
-                    if masked:
-                        _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
-                             True, True, w2, u1, bb, wp, up, a1, a2, kind, Kt)
-                    else:
-                        _row(n, St, ul, uii, ujlo, below, Y, uc, z, jb, Y, uc, ra, rb, jb, c, si, starty,
-                             True, False, w2, u1, bb, wp, up, a1, a2, kind, Kt)
-                elif l == 0:
-                    if masked:
-                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             True, True, w2, u1, bb, wp, up, a1, a2, kind, Kt)
-                    else:
-                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             True, False, w2, u1, bb, wp, up, a1, a2, kind, Kt)
+                        inp[uii, z, ujlo + jj] += xv * Y[uc, uf, jb + jj]
+        for l in range(L):
+            ul = U(l)
+            ra, rb = um + ul, um + U(L) + ul
+            a1t = (X[c, ra, i0], X[c, ra, i0 + 1], X[c, ra, i0 + 2], X[c, ra, i0 + 3])
+            a2t = (X[c, rb, i0], X[c, rb, i0 + 1], X[c, rb, i0 + 2], X[c, rb, i0 + 3])
+            w2, bb, su = sw2[l], sb2[l], su2[l]
+            wp, up = w2 * Kt[_INV_2PI], su * Kt[_INV_2PI]  # weights of P = 2 pi V' Q
+            if l == 0 and m == 1:  # x's value goes in the input weight
+                u2t = (su * X[c, 0, i0], su * X[c, 0, i0 + 1], su * X[c, 0, i0 + 2], su * X[c, 0, i0 + 3])
+            else:
+                u2t = (su, su, su, su)
+            # literal flags, one call site each: numba compiles a branch-free
+            # loop per combination (a runtime flag is if-converted by LLVM
+            # into computing both branches); the input array is passed at the
+            # call site, never held in a variable (an array variable costs
+            # reference counts)
+            if l == 0 and m == 1:
+                if masked:
+                    _rows(St, ul, ujlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
+                          True, True, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
                 else:
-                    # the layer below is copied out: read straight from St it
-                    # would alias the stores and fail the overlap check
-                    lb = U(l - 1)
-                    for jj in range(n):
-                        below[z, jj] = St[lb, z, uii, ujlo + jj]
-                        below[U(1), jj] = St[lb, U(1), uii, ujlo + jj]
-                    if masked:
-                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             False, True, w2, su2[l], bb, wp, up, a1, a2, kind, Kt)
-                    else:
-                        _row(n, St, ul, uii, ujlo, below, inp, z, z, z, Y, uc, ra, rb, jb, c, si, starty,
-                             False, False, w2, su2[l], bb, wp, up, a1, a2, kind, Kt)
+                    _rows(St, ul, ujlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
+                          True, True, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+            elif l == 0:
+                if masked:
+                    _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                          True, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                else:
+                    _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                          True, False, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+            else:
+                # the layer below is copied out: read straight from St it
+                # would alias the stores and fail the overlap check
+                below[:, :, :] = St[l - 1]
+                if masked:
+                    _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                          False, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                else:
+                    _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                          False, False, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
     j_end = min(nj, colid.shape[0] - j0)  # padding columns are not written
     sv2p = sv2 * Kt[_INV_2PI]  # St[L - 1, 1] is 2 pi V' Q
-    for ii in range(ni):
+    for ii in range(i1 - i0):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         r = rowid[i0 + ii]
         for jj in range(jlo, j_end):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fused import ALIGN, ERF, RELU, constants, fused_cross
+from ._fused import ALIGN, ERF, RELU, TILE_I, constants, fused_cross
 
 __all__ = ["fused_gram"]
 
-# rows x columns of a tile: the SIMD loop runs along a row (long rows, few
-# loop overheads); 2 state arrays x L x TILE_I x TILE_J doubles stay in cache
-TILE_I, TILE_J = 4, 512
+# columns of a tile (its TILE_I rows are fixed by the kernel): the SIMD loop
+# runs along the columns (long loops, few loop overheads); 2 state arrays x
+# L x TILE_I x TILE_J doubles stay in cache
+TILE_J = 512
 
 
 def _assign(cost, n_workers):
