@@ -1,9 +1,10 @@
 """Fused CPU RNTK Gram kernel (numba, parallel).
 
-Per tile of pairs (a few rows by a few hundred columns) the kernel runs all
-time steps and layers with the pair state of the forward form (SPEC §2) in a
-small per-tile buffer: V and P = V' Q per layer. The innermost loop runs over
-the pairs of one tile row, branch-free, so LLVM vectorises it. Sequences are
+Per tile of pairs (TILE_I = 4 rows by a few hundred columns) the kernel runs
+all time steps and layers with the pair state of the forward form (SPEC §2)
+in a small per-tile buffer: V and P = 2 pi V' Q per layer. The innermost
+loop runs over the tile's columns and steps the pairs of all its rows,
+branch-free, so LLVM vectorises it. Sequences are
 end-aligned (right-aligned columns), so the aligned time steps of every pair
 share a column; a pair joins the recursion at the column where its shorter
 sequence starts (before that its state is held at exactly zero). Samples
@@ -341,7 +342,13 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
             else:
                 # the layer below is copied out: read straight from St it
                 # would alias the stores and fail the overlap check
-                below[:, :, :] = St[l - 1]
+                lb = U(l - 1)
+                for h in range(2):
+                    uh = U(h)
+                    for ii in range(TILE_I):
+                        uii = U(ii)
+                        for jj in range(n):
+                            below[uh, uii, ujlo + jj] = St[lb, uh, uii, ujlo + jj]
                 if masked:
                     _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
                           False, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
