@@ -30,7 +30,7 @@ def _assign(cost, n_workers):
 
 
 def _tiles(nx, ny, symmetric):
-    """Tiles (i0, i1, j0, j1) covering the pairs, and the pairs computed in each.
+    """Tiles (i0, i1, j0, j1) covering the pairs, and the pair steps each costs per column.
 
     With ``symmetric`` only pairs j > i are computed (the diagonal is exact
     elsewhere) and tiles holding none are left out.
@@ -41,11 +41,12 @@ def _tiles(nx, ny, symmetric):
     if symmetric:
         keep = J1 - 1 > I0
         I0, I1, J0, J1 = I0[keep], I1[keep], J0[keep], J1[keep]
-        rows = I0[:, None] + np.arange(TILE_I)  # rows past I1 count no pairs
-        per_row = np.clip(J1[:, None] - np.maximum(J0[:, None], rows + 1), 0, None)
-        pairs = np.where(rows < I1[:, None], per_row, 0).sum(axis=1)
+        # the kernel steps all TILE_I rows from the first row's column block
+        # (rounded down to ALIGN) on, pairs j <= i and padding rows included
+        jlo = np.clip(I0 + 1 - J0, 0, J1 - J0)
+        pairs = TILE_I * (J1 - J0 - (jlo - jlo % ALIGN))
     else:
-        pairs = (I1 - I0) * (J1 - J0)
+        pairs = TILE_I * (J1 - J0)  # padding rows past I1 are computed too
     return np.stack([I0, I1, J0, J1], axis=1).astype(np.int64), pairs
 
 
