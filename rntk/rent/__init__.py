@@ -25,10 +25,11 @@ __all__ = [
     "regression_scores", "classification_scores", "element_scores",
     "partition", "n_selected", "quotas", "select_global", "select_batches", "select_sequences",
     "random_batches", "random_sequences", "scores_by_id",
-    "SequenceModel", "RentConfig", "SequenceData", "train",
+    "SequenceModel", "RentConfig", "SequenceData", "train", "CheckpointError",
 ]
 
-_LAZY = {"SequenceModel": "_models", "RentConfig": "_trainer", "SequenceData": "_trainer", "train": "_trainer"}
+_LAZY = {"SequenceModel": "_models", "RentConfig": "_trainer", "SequenceData": "_trainer", "train": "_trainer",
+         "CheckpointError": "_trainer"}
 
 
 def __getattr__(name):

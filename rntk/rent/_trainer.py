@@ -10,16 +10,25 @@ themselves live in ``_selection`` and are tested exactly (R-1).
 Reproducibility: every random choice of epoch e (partition, selection twin,
 batch order) uses numpy's generator seeded by (seed, e, purpose), so a run
 resumed from its checkpoint after epoch e continues exactly as an
-uninterrupted one (tested).
+uninterrupted one (tested); the checkpoint therefore needs no RNG state.
+
+Checkpoints hold plain data only (tensors, dict/list/tuple/str/int/float/
+bool/None; numpy arrays are stored as tensors) and are read with
+``torch.load(weights_only=True)``, so a tampered file cannot run code. They
+record fingerprints of the training and validation data and of the model
+architecture, and resuming refuses a run whose data, model or configuration
+differ.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
+import pickle
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from types import SimpleNamespace
 from pathlib import Path
 
@@ -40,11 +49,18 @@ from ._selection import (
     select_sequences,
 )
 
-__all__ = ["RentConfig", "SequenceData", "train"]
+__all__ = ["RentConfig", "SequenceData", "train", "CheckpointError"]
 
 METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop", "obs", "rho-loss")
 SB_HISTORY = 1024  # losses remembered by Selective-Backprop's percentile
 _PURPOSE = {"partition": 0, "twin": 1, "order": 2, "amplification": 3}
+# methods whose subset is re-selected at trigger epochs only
+_TRIGGERED = ("rent-b", "rent-s", "global", "random-b", "random-s")
+CHECKPOINT_FORMAT = 2  # plain data read with weights_only=True; earlier checkpoints were pickles
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: unreadable, not plain data, or from another run."""
 
 
 @dataclass(frozen=True)
@@ -152,15 +168,170 @@ def _rng(seed, epoch, purpose):
 
 
 def _write_atomic(path: Path, write):
+    # a temporary file in the same folder renamed over the target: a crash
+    # leaves either the old file or the new one, never a partial one; the
+    # fsync keeps the rename from reaching the disk before the data do
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _to_plain(obj):
+    """``obj`` with numpy arrays as tagged tensors and numpy scalars as Python
+    numbers: what ``torch.load(weights_only=True)`` accepts, bit for bit."""
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(obj).copy())}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_plain(v) for v in obj)
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return obj
+    # fail when writing: a checkpoint with other objects could not be read back
+    raise TypeError(f"cannot store a {type(obj).__name__} in a plain-data checkpoint")
+
+
+def _from_plain(obj):
+    if isinstance(obj, dict):
+        if obj.keys() == {"__ndarray__"}:
+            return obj["__ndarray__"].cpu().numpy()
+        return {k: _from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_from_plain(v) for v in obj)
+    return obj
+
+
+def _data_fingerprint(data: SequenceData) -> dict:
+    h = hashlib.blake2b(digest_size=16)
+    for a in (data.X, data.lengths, data.y):
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.reshape(-1).view(np.uint8))
+    return {"n": len(data), "blake2b": h.hexdigest()}
+
+
+def _model_fingerprint(model) -> dict:
+    # the nonlinearity changes the function without changing any shape
+    return {"class": type(model).__qualname__, "cell": getattr(model, "cell", None),
+            "level": getattr(model, "level", None),
+            "nonlinearity": getattr(getattr(model, "rnn", None), "nonlinearity", None),
+            "parameters": [[k, list(v.shape), str(v.dtype).replace("torch.", "")]
+                           for k, v in model.state_dict().items()]}
+
+
+def _load_checkpoint(ckpt: Path, device) -> dict:
+    again = f"delete {ckpt} to redo this run from the start, or use another out_dir"
+    try:
+        saved = torch.load(ckpt, map_location=device, weights_only=True)
+    except PermissionError:
+        raise  # the OS message names the file, and the file may be intact
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower():
+            # from None: torch's message suggests loading with weights_only=False
+            raise CheckpointError(f"{ckpt} is not a plain-data checkpoint (written by an older rntk version, "
+                                  f"or altered), so it is not loaded; {again}") from None
+        raise CheckpointError(f"{ckpt} cannot be read ({_reason(e)}); it is damaged, e.g. truncated; {again}") from e
+    except Exception as e:  # noqa: BLE001 - torch reports a damaged zip as RuntimeError, EOFError, OSError, ...
+        raise CheckpointError(f"{ckpt} cannot be read ({_reason(e)}); it is damaged, e.g. truncated; {again}") from e
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{ckpt} is not a checkpoint of this rntk version (format "
+                              f"{saved.get('format') if isinstance(saved, dict) else None!r}, expected "
+                              f"{CHECKPOINT_FORMAT}); {again}")
+    missing = [k for k in ("fingerprint", "model", "optimizer", "history", "state") if k not in saved]
+    if missing:
+        raise CheckpointError(f"{ckpt} lacks {', '.join(missing)}, so it is damaged or altered; {again}")
+    return saved
+
+
+def _reason(e: BaseException) -> str:
+    line = (str(e).strip().splitlines() or [""])[0]
+    line = line if len(line) <= 80 else line[:77] + "..."
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__
+
+
+def _same(a, b) -> bool:
+    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731 - tuples come back as lists from JSON
+    return norm(a) == norm(b)
+
+
+def _budget(cfg, n):
+    return cfg.budget if cfg.budget is not None else int(round(ratios_budget(cfg) * n))
+
+
+def _epochs_change(old: RentConfig, new: RentConfig, done: int, n: int) -> str | None:
+    """Why the ``done`` epochs trained under ``old`` would not have been trained
+    the same under ``new`` (they differ in ``epochs`` only); None when they would."""
+    m = new.method
+    if m not in ("full", "budget-full") and not np.array_equal(old.ratios()[:done], new.ratios()[:done]):
+        return f"the ratio schedule of the {done} epochs trained depends on it"
+    if m in _TRIGGERED:
+        t_old, t_new = old.triggers(), new.triggers()
+        if not np.array_equal(t_old[t_old < done], t_new[t_new < done]):
+            return f"the trigger epochs among the {done} epochs trained depend on it"
+    if m == "obs" and old.obs_pressure[0] != old.obs_pressure[1] and done > 1:
+        return f"the selection pressure of the {done} epochs trained depends on it"
+    if m == "budget-full" and min(done * n, _budget(old, n)) != min(done * n, _budget(new, n)):
+        return "the backward budget depends on it"
+    return None
+
+
+def _differences(saved: dict, saved_cfg: dict, fp: dict, cfg: RentConfig) -> tuple[list, list]:
+    """(kinds, details) of what separates the checkpointed run from this call."""
+    kinds, details = [], []
+    # a field added after the checkpoint was written must hold its default
+    defaults = asdict(RentConfig())
+    cur = asdict(cfg)
+    cfg_diff = []
+    for k, v in cur.items():
+        if k in ("measure_amplification", "epochs"):  # a measurement; training longer is checked below
+            continue
+        want = saved_cfg.get(k, defaults[k])
+        if not _same(want, v):
+            cfg_diff.append(f"config field {k}: {want!r} in checkpoint vs {v!r} now")
+    done = saved["state"]["epoch"]
+    if not cfg_diff and saved_cfg["epochs"] != cfg.epochs:
+        if cfg.epochs < done:
+            cfg_diff.append(f"config field epochs: {done} epochs already trained, more than the {cfg.epochs} now asked")
+        else:
+            why = _epochs_change(replace(cfg, epochs=saved_cfg["epochs"]), cfg, done, fp["train"]["n"])
+            if why:
+                cfg_diff.append(f"config field epochs: {saved_cfg['epochs']} in checkpoint vs {cfg.epochs} now, "
+                                f"and {why}")
+    if cfg_diff:
+        kinds.append("another configuration")
+        details += cfg_diff
+    old_m, new_m = saved["fingerprint"]["model"], fp["model"]
+    m_diff = [f"model {k}: {old_m[k]!r} in checkpoint vs {new_m[k]!r} now"
+              for k in ("class", "cell", "level", "nonlinearity") if old_m[k] != new_m[k]]
+    if not m_diff and old_m["parameters"] != new_m["parameters"]:
+        a = {name: (shape, dt) for name, shape, dt in old_m["parameters"]}
+        b = {name: (shape, dt) for name, shape, dt in new_m["parameters"]}
+        name = next(k for k in [*a, *b] if a.get(k) != b.get(k))
+        desc = lambda v: "absent" if v is None else f"{v[0]} {v[1]}"  # noqa: E731
+        m_diff.append(f"model parameter shapes differ ({name}: {desc(a.get(name))} in checkpoint vs "
+                      f"{desc(b.get(name))} now)")
+    if m_diff:
+        kinds.append("another model")
+        details += m_diff
+    for split, word in (("train", "training"), ("val", "validation")):
+        old_d, new_d = saved["fingerprint"][split], fp[split]
+        if old_d != new_d:
+            if "other data" not in kinds:
+                kinds.append("other data")
+            size = (f"{old_d['n']} sequences in checkpoint vs {new_d['n']} now" if old_d["n"] != new_d["n"]
+                    else f"same size {new_d['n']}, other contents")
+            details.append(f"{word} data differ ({size})")
+    return kinds, details
 
 
 class _Batcher:
@@ -444,9 +615,11 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
     """Train ``model`` (a :class:`SequenceModel` or any module ``model(x, lengths)``).
 
     Writes ``history.json`` (after every epoch) and ``checkpoint.pt`` into
-    ``out_dir`` when given, atomically; with ``resume`` a matching checkpoint
-    there is continued. ``stop_after``: stop after that many epochs of this
-    call (to test interruption). Returns the history dict.
+    ``out_dir`` when given, atomically; with ``resume`` a checkpoint there is
+    continued, and :class:`CheckpointError` is raised when it cannot be read or
+    its data, model or configuration differ (``epochs`` may change where the
+    epochs already trained do not depend on it). ``stop_after``: stop after
+    that many epochs of this call (to test interruption). Returns the history dict.
     """
     if not isinstance(cfg, RentConfig):
         raise ValueError("cfg must be a RentConfig")
@@ -462,35 +635,31 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
     vb = _Batcher(val_data, device, classification, element)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     ratios, triggers = cfg.ratios(), set(cfg.triggers().tolist())
-    budget = None
-    if cfg.method == "budget-full":
-        budget = cfg.budget if cfg.budget is not None else int(round(ratios_budget(cfg) * n))
+    budget = _budget(cfg, n) if cfg.method == "budget-full" else None
     out_dir = None if out_dir is None else Path(out_dir)
     ckpt = None if out_dir is None else out_dir / "checkpoint.pt"
     state = {"epoch": 0, "subset": None, "best": None, "best_state": None}
     hist = {"config": asdict(cfg), "n_train": n, "epochs": [], "selections": {}}
+    fp = None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        fp = {"train": _data_fingerprint(train_data), "val": _data_fingerprint(val_data),
+              "model": _model_fingerprint(model)}
     if resume and ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, map_location=device, weights_only=False)
-        def same(saved_cfg, cur):
-            """Equal configurations; measurement-only switches do not count, and a
-            field added after the checkpoint was written must hold its default."""
-            defaults = asdict(RentConfig())
-            for k, v in cur.items():
-                if k == "measure_amplification":
-                    continue
-                want = saved_cfg[k] if k in saved_cfg else defaults[k]
-                if (list(want) if isinstance(want, tuple) else want) != (list(v) if isinstance(v, tuple) else v):
-                    return False
-            return True
-
-        if not same(saved["history"]["config"], asdict(cfg)):
-            raise ValueError(f"{ckpt} belongs to a run with another configuration; use another out_dir "
-                             "or resume=False")
+        saved = _load_checkpoint(ckpt, device)
+        hist = json.loads(saved["history"])
+        kinds, details = _differences(saved, hist["config"], fp, cfg)
+        if kinds:
+            raise CheckpointError(f"{ckpt} belongs to a run with {' and '.join(kinds)} ({'; '.join(details)}); "
+                                  f"to start afresh delete {out_dir} or use another out_dir")
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
-        hist, state = saved["history"], saved["state"]
+        state = _from_plain(saved["state"])
+        # JSON has no tuples; the checks above allowed epochs to change and
+        # measure_amplification, which is kept as the run started
+        hist["config"] = {**asdict(cfg), "measure_amplification": hist["config"].get("measure_amplification", False)}
+        # a damaged or stale history.json is replaced now, even if no epoch is left to train
+        _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
     else:
         # untimed starting point of the curves
         m0 = _metrics(cfg, _outputs(model, vb, np.arange(len(val_data)), 256), val_data)
@@ -636,9 +805,11 @@ def train(model, train_data: SequenceData, val_data: SequenceData, cfg: RentConf
         if cfg.plateau_patience is not None and e - hist["best_epoch"] >= cfg.plateau_patience:
             hist["plateau_epoch"] = e
         if out_dir is not None:
-            _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(json.dumps(hist, indent=1)))
-            _write_atomic(ckpt, lambda p: torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                                      "history": hist, "state": state}, p))
+            text = json.dumps(hist, indent=1)
+            _write_atomic(out_dir / "history.json", lambda p: Path(p).write_text(text))
+            payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fp, "model": model.state_dict(),
+                       "optimizer": opt.state_dict(), "history": text, "state": _to_plain(state)}
+            _write_atomic(ckpt, lambda p: torch.save(payload, p))
         done_now += 1
         if "plateau_epoch" in hist:
             break
