@@ -33,18 +33,31 @@ def out_dir(args) -> Path:
     return d
 
 
+def _replace_atomically(path: Path, suffix: str, write) -> None:
+    """``write(tmp)`` to a temp file in ``path``'s folder, then rename it over ``path``.
+
+    A rename within one file system is atomic, so readers (and a resumed run)
+    see the old file or the new one, never half of one; the fsync makes that
+    hold across a power cut too. A failed write leaves no temp file behind.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temp file + rename): a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
-    os.replace(tmp, path)
+    """Write JSON atomically: a crash or a kill never leaves half a file."""
+    text = json.dumps(data, indent=2, sort_keys=True)  # before the temp file: a TypeError leaves nothing
+    _replace_atomically(path, ".tmp", lambda tmp: Path(tmp).write_text(text))
 
 
 def save_figure(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    _replace_atomically(path, ".png", lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight"))

@@ -28,7 +28,9 @@ seconds (validation excluded; same for every method). Tiers:
 ``--seeds``, ``--epochs`` and ``--max-train`` override a tier's values.
 ``--jobs J`` trains J runs at once in worker processes (one torch thread each;
 the runs then share the machine, which the note of the output records).
-Every run is resumable (trainer checkpoints under ``<out>/rent_runs/``).
+Every run is resumable (trainer checkpoints under ``<out>/rent_runs/``); Ctrl-C
+or SIGTERM stop within seconds, keeping finished runs and checkpoints, and
+workers die with a killed parent.
 
 ``--r7``: experiment R-7 instead: on crop-forecast (Step, r0 in {0.05, 0.1,
 0.2, 0.3, 0.5, 1.0}) and segment tagging (R-Step, r0 in {0.6, 0.7, 0.8,
@@ -131,36 +133,45 @@ def _init_worker():
 
 
 def run_all(specs, jobs):
-    """Run the specs (largest first when parallel); finished runs are read back from disk."""
+    """Run the specs (largest first when parallel); finished runs are read back from disk.
+
+    Ctrl-C, SIGTERM or an error in a run cancel the queued runs and stop the
+    running ones (see ``rntk._runner``); finished runs and the per-epoch
+    checkpoints of stopped ones are kept for the next invocation.
+    """
     import json
     from pathlib import Path
 
+    from rntk._runner import run_parallel
+
     # longest runs first, so that the last ones running in parallel are short
     todo = sorted((s for s in specs if not _finished(s)), key=lambda s: -RELATIVE_COST.get(s["task"], 1))
-    if todo:
-        if jobs <= 1:
-            for s in todo:
-                run_one(s)
-        else:
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
-
-            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-                list(pool.map(run_one, todo))
+    run_parallel(run_one, [(s,) for s in todo], jobs, initializer=_init_worker)
     return [json.loads((Path(s["out"]) / "history.json").read_text()) for s in specs]
 
 
 def _finished(spec) -> bool:
+    """Whether the run of ``spec`` has ended; a damaged history is reported and the run redone.
+
+    The trainer writes ``history.json`` atomically and rewrites it from its
+    checkpoint, so a damaged file concerns that run only, and is replaced.
+    """
     import json
     from pathlib import Path
 
     f = Path(spec["out"]) / "history.json"
     if not f.is_file():
         return False
-    h = json.loads(f.read_text())
-    # "test" is written once, when the run has ended (its last epoch or its plateau); a
-    # run asked for with other epochs is not this one
-    return "test" in h and h["config"]["epochs"] == spec["epochs"]
+    try:
+        h = json.loads(f.read_text())
+        # "test" is written once, when the run has ended (its last epoch or its plateau); a
+        # run asked for with other epochs is not this one
+        return "test" in h and h["config"]["epochs"] == spec["epochs"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"rent_benchmark: warning: run history {f} is damaged ({type(e).__name__}: {e}); "
+              "discarding it and redoing the run (from its checkpoint when there is one)",
+              file=sys.stderr, flush=True)
+        return False
 
 
 def _mean_se(values):
@@ -420,14 +431,22 @@ def main(argv=None):
     # spin-waits (measured 40x slower next to another process); GPU runs ignore this
     torch.set_num_threads(1)
     out = out_dir(args)
-    if args.r7:
-        return main_r7(args, out)
-    tier = "quick" if args.quick else (args.tier or "full")
-    cfg_t = dict(TIERS[tier])
-    for k in ("seeds", "epochs", "max_train"):
-        if getattr(args, k) is not None:
-            cfg_t[k] = getattr(args, k)
-    return main_r6(args, tier, cfg_t, out)
+    try:
+        if args.r7:
+            return main_r7(args, out)
+        tier = "quick" if args.quick else (args.tier or "full")
+        cfg_t = dict(TIERS[tier])
+        for k in ("seeds", "epochs", "max_train"):
+            if getattr(args, k) is not None:
+                cfg_t[k] = getattr(args, k)
+        return main_r6(args, tier, cfg_t, out)
+    except KeyboardInterrupt as e:
+        from rntk._runner import exit_status, signal_name
+
+        print(f"rent_benchmark: stopped by {signal_name(e)}; finished runs and the checkpoints of "
+              f"stopped ones are kept under {out / 'rent_runs'} (run the same command again to resume)",
+              file=sys.stderr)
+        return exit_status(e)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,11 @@ first). Resumable at two levels: every finished unit is cached in
 and protocol, and a running unit checkpoints its finished kernel
 configurations to ``<dataset>__<family>.npz`` at least once a minute
 (``kernel_grid_search(checkpoint=...)``), so an interrupted run loses at most
-a minute of work. Output: ``table_ucr.json`` (everything, with wall time per
+a minute of work. Ctrl-C or SIGTERM stop a run within seconds (queued units
+cancelled, running workers terminated; workers also die with a killed
+parent); a damaged cache or checkpoint file is named in a warning, discarded
+and its unit recomputed (they are written atomically, so no other unit is
+affected). Output: ``table_ucr.json`` (everything, with wall time per
 unit split into Gram and SVM time), ``table_ucr.md`` (the side-by-side table)
 and ``table_ucr.png`` (our accuracy vs the paper's).
 """
@@ -256,26 +260,49 @@ def selected_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
-    """Run the (dataset, family) units not yet cached; returns {(name, fam): record}."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
+def _cached(f, key: str):
+    """The cached record of a unit, or None when it is absent, from other grids or damaged.
 
+    Cache files are written atomically (temp file in the same folder, then a
+    rename), so a damaged one is damaged on its own: the unit is recomputed
+    and its file replaced, after a warning that names it.
+    """
+    if not f.is_file():
+        return None
+    try:
+        rec = json.loads(f.read_text())
+        if not isinstance(rec, dict):
+            raise ValueError(f"holds a JSON {type(rec).__name__}, not a unit record")
+    except (OSError, ValueError) as e:
+        print(f"table_ucr: warning: cached unit {f} is damaged ({type(e).__name__}: {e}); "
+              "discarding it and recomputing the unit", file=sys.stderr, flush=True)
+        return None
+    return rec if rec.get("key") == key else None
+
+
+def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
+    """Run the (dataset, family) units not yet cached; returns {(name, fam): record}.
+
+    Each unit is cached as soon as it finishes. Ctrl-C, SIGTERM or an error
+    in a unit cancel the queued units and stop the running ones (see
+    ``rntk._runner``); what finished stays cached, and a stopped unit's
+    checkpoint is resumed by the next run.
+    """
     from tqdm.auto import tqdm
+
+    from rntk._runner import run_parallel
 
     done, todo = {}, []
     for name, fam in units:
-        f = cache / f"{name}__{fam}.json"
-        if f.is_file():
-            rec = json.loads(f.read_text())
-            if rec.get("key") == key_of[fam]:
-                done[(name, fam)] = rec
-                continue
-        todo.append((name, fam))
+        rec = _cached(cache / f"{name}__{fam}.json", key_of[fam])
+        if rec is not None:
+            done[(name, fam)] = rec
+        else:
+            todo.append((name, fam))
     bar = tqdm(total=len(units), initial=len(done), desc="table_ucr units", unit="unit")
 
-    def finish(name, fam, rec):
+    def finish(task, rec):
+        name, fam = task[:2]
         rec["key"] = key_of[fam]
         write_json(cache / f"{name}__{fam}.json", rec)
         (cache / f"{name}__{fam}.npz").unlink(missing_ok=True)  # the checkpoint is spent
@@ -284,17 +311,10 @@ def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
         bar.update()
 
     args = [(n, f, grids, folds, root, str(cache / f"{n}__{f}.npz")) for n, f in todo]
-    if jobs <= 1 or len(todo) <= 1:
-        for a in args:
-            finish(a[0], a[1], run_unit(*a))
-    else:
-        # spawn, not fork: numba's threading layer is not fork-safe
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                 initializer=_worker_init) as pool:
-            futures = {pool.submit(run_unit, *a): a[:2] for a in args}
-            for fut in as_completed(futures):
-                finish(*futures[fut], fut.result())
-    bar.close()
+    try:
+        run_parallel(run_unit, args, jobs, finish, initializer=_worker_init)
+    finally:
+        bar.close()
     return done
 
 
@@ -345,7 +365,14 @@ def main(argv=None):
                 gak_skipped[n] = f"est. {minutes:.0f} min > {args.gak_max_minutes:g}"
     units = sorted(((n, f) for n in names for f in fams if not (f == GAK and n in gak_skipped)),
                    key=lambda u: -_unit_cost(facts[u[0]], u[1], grids))
-    done = run_units(units, grids, folds, args.root, cache, key_of, jobs, args.quick)
+    try:
+        done = run_units(units, grids, folds, args.root, cache, key_of, jobs, args.quick)
+    except KeyboardInterrupt as e:
+        from rntk._runner import exit_status, signal_name
+
+        print(f"table_ucr: stopped by {signal_name(e)}; finished units are kept in {cache} "
+              "(run the same command again to resume)", file=sys.stderr)
+        return exit_status(e)
     results = {n: {**facts[n], "families": {f: done[(n, f)] for f in fams if (n, f) in done}} for n in names}
     for n, rec in results.items():
         rec["wall_s"] = float(sum(r["wall_s"] for r in rec["families"].values()))

@@ -23,6 +23,7 @@ the selection.
 from __future__ import annotations
 
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Sequence
@@ -135,6 +136,41 @@ def _round_robin_folds(y, k: int, random_state):
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
+_KERNEL_HINT = "kernel objects with a gram(X, Y=None) method, e.g. [RNTK(sigma_w=1.4), RBFKernel(gamma=1.0)]"
+
+
+def _check_kernels(kernels) -> tuple:
+    if isinstance(kernels, (str, bytes)):
+        raise TypeError(f"kernels must be a sequence of {_KERNEL_HINT}; got the string {kernels!r}")
+    if callable(getattr(kernels, "gram", None)):
+        raise TypeError(f"kernels must be a sequence of kernel objects; got the single kernel {kernels!r}: "
+                        "pass [kernel]")
+    try:
+        kernels = tuple(kernels)
+    except TypeError:
+        raise TypeError(f"kernels must be a sequence of {_KERNEL_HINT}; got {type(kernels).__name__} "
+                        f"{kernels!r}") from None
+    if not kernels:
+        raise ValueError("kernels is empty: give at least one kernel configuration")
+    for i, k in enumerate(kernels):
+        if not callable(getattr(k, "gram", None)):
+            what = f"the string {k!r}" if isinstance(k, str) else f"{k!r} ({type(k).__name__})"
+            raise TypeError(f"kernels[{i}] is {what}, not a kernel: give {_KERNEL_HINT}")
+    return kernels
+
+
+def _check_params(params) -> np.ndarray:
+    if isinstance(params, (str, bytes)):
+        raise TypeError(f"params must be a sequence of numbers (C or alpha values), got the string {params!r}")
+    try:
+        out = np.asarray(params, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"params must be a sequence of numbers (C or alpha values), got {params!r}") from None
+    if out.size == 0 or not np.isfinite(out).all():
+        raise ValueError(f"params must be a non-empty sequence of finite numbers, got {params!r}")
+    return out
+
+
 def _select(cv_scores: np.ndarray, params: np.ndarray, regression: bool):
     best_score = np.max(cv_scores)
     tied = np.argwhere(cv_scores >= best_score - TIE_ATOL)  # row-major: kernel, then param
@@ -171,7 +207,8 @@ def kernel_grid_search(
     y : array of shape (n_train,)
         Class labels (classification) or targets (regression).
     kernels : sequence of kernel objects with ``gram(X, Y=None)``
-        The kernel configurations, e.g. ``[RNTK(sigma_b=b) for b in grid]``.
+        The kernel configurations, e.g. ``[RNTK(sigma_b=b) for b in grid]``
+        (names such as ``"rbf"`` are refused with a ``TypeError``).
     params : sequence of float
         C values of the C-SVM (classification; default the paper's
         0.01, 0.1, 1, 10, 100) or alpha values of kernel ridge (regression).
@@ -206,7 +243,9 @@ def kernel_grid_search(
         at the end). If it exists, the configurations it holds are not
         recomputed; a checkpoint of a different search (other data, kernels,
         params, folds or task; kernels are identified by their ``repr``)
-        raises ``ValueError``.
+        raises ``ValueError``. One that cannot be read (truncated, or not
+        written by this function; it is never unpickled) is discarded with a
+        ``RuntimeWarning`` naming it, and the search starts afresh.
 
     Returns
     -------
@@ -219,12 +258,8 @@ def kernel_grid_search(
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     regression = task == "regression"
-    kernels = tuple(kernels)
-    if not kernels:
-        raise ValueError("kernels is empty: give at least one kernel configuration")
-    params = np.asarray(params, dtype=np.float64).ravel()
-    if params.size == 0 or not np.isfinite(params).all():
-        raise ValueError(f"params must be a non-empty sequence of finite numbers, got {params}")
+    kernels = _check_kernels(kernels)
+    params = _check_params(params)
     if regression and (params < 0).any():
         raise ValueError(f"alpha values must be >= 0, got {params}")
     if not regression and (params <= 0).any():
@@ -240,12 +275,19 @@ def kernel_grid_search(
         y_test = np.asarray(y_test)
         if len(X_test) != len(y_test):
             raise ValueError(f"X_test has {len(X_test)} samples but y_test has {len(y_test)}")
+    if output not in ("ntk", "nngp"):
+        raise ValueError(f"output must be 'ntk' or 'nngp', got {output!r}")
+    if svm not in ("libsvm", "sklearn"):
+        raise ValueError(f"svm must be 'libsvm' or 'sklearn', got {svm!r}")
+    if (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer))
+            or not (max_iter == -1 or max_iter >= 1)):
+        raise ValueError(f"max_iter must be an int >= 1, or -1 for no cap; got {max_iter!r}")
+    if (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.number))
+            or not (np.isfinite(checkpoint_every) and checkpoint_every >= 0)):
+        raise ValueError(f"checkpoint_every must be a finite number of seconds >= 0, got {checkpoint_every!r}")
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**31))
     splits = _splits(cv, X, y, regression, random_state)
-
-    if svm not in ("libsvm", "sklearn"):
-        raise ValueError(f"svm must be 'libsvm' or 'sklearn', got {svm!r}")
 
     def fit(p, K, target, k):
         if regression:
@@ -318,8 +360,20 @@ def _fingerprint(X, y, X_test, y_test, kernels, params, splits, task, output, ma
     return h.hexdigest()
 
 
+_DAMAGE = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)  # what a damaged .npz raises
+
+
 class _Checkpoint:
-    """Scores of a grid search, resumable from an ``.npz`` file (or in memory only)."""
+    """Scores of a grid search, resumable from an ``.npz`` file (or in memory only).
+
+    The file is written atomically (a temp file in the same folder renamed
+    over it), so it holds a complete earlier state or nothing of this one. A
+    file that cannot be read anyway (truncated by a full disk or a copy,
+    edited, an object array: loads never unpickle) is discarded with a
+    warning naming it, and the search starts afresh and overwrites it; a
+    readable checkpoint of a different search is an error instead: it may
+    hold hours of that search's work, and a mistyped path must not erase it.
+    """
 
     def __init__(self, path, key, nk, npar, nf, has_test, every):
         from pathlib import Path
@@ -332,18 +386,48 @@ class _Checkpoint:
         self.unconverged = np.zeros(nk, dtype=np.int64)
         self.done = np.zeros(nk, dtype=bool)
         if self.path is not None and self.path.is_file():
+            saved = self._read()
+            if saved is not None:
+                self._restore(saved, has_test)
+
+    def _read(self):
+        try:
             with np.load(self.path, allow_pickle=False) as z:
-                if str(z["key"]) != key:
-                    raise ValueError(
-                        f"checkpoint {self.path} was written by a different search (other data, "
-                        "kernels, params, folds or task); delete it or pass another path"
-                    )
-                self.fold_scores[:] = z["fold_scores"]
-                if has_test:
-                    self.test_scores[:] = z["test_scores"]
-                self.gram_s[:], self.fit_s[:], self.done[:] = z["gram_s"], z["fit_s"], z["done"]
-                if "unconverged" in z:
-                    self.unconverged[:] = z["unconverged"]
+                saved = {name: z[name] for name in ("key", "fold_scores", "test_scores", "gram_s", "fit_s", "done")}
+                saved["unconverged"] = z["unconverged"] if "unconverged" in z.files else None
+        except _DAMAGE as e:
+            self._discard(f"{type(e).__name__}: {e}")
+            return None
+        if saved["key"].shape != () or saved["key"].dtype.kind != "U":
+            self._discard(f"its key is a {saved['key'].dtype} array of shape {saved['key'].shape}, not a string")
+            return None
+        return saved
+
+    def _restore(self, saved, has_test):
+        if str(saved["key"]) != self.key:
+            raise ValueError(
+                f"checkpoint {self.path} was written by a different search (other data, "
+                "kernels, params, folds or task); delete it or pass another path"
+            )
+        want = {"fold_scores": self.fold_scores, "gram_s": self.gram_s, "fit_s": self.fit_s, "done": self.done}
+        if has_test:
+            want["test_scores"] = self.test_scores
+        if saved["unconverged"] is not None:
+            want["unconverged"] = self.unconverged
+        for name, a in want.items():
+            if saved[name].shape != a.shape or not np.can_cast(saved[name].dtype, a.dtype, "same_kind"):
+                self._discard(f"{name} is {saved[name].dtype} of shape {saved[name].shape}, "
+                              f"expected {a.dtype} of shape {a.shape}")
+                return
+        for name, a in want.items():
+            a[:] = saved[name]
+
+    def _discard(self, why: str) -> None:
+        import warnings
+
+        warnings.warn(f"checkpoint {self.path} is damaged ({why}); discarding it: every kernel "
+                      "configuration is recomputed and the file is overwritten at the next save",
+                      RuntimeWarning, stacklevel=5)
 
     def finished(self, k):
         self.done[k] = True
@@ -357,8 +441,15 @@ class _Checkpoint:
         import tempfile
 
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=self.key, fold_scores=self.fold_scores, gram_s=self.gram_s, fit_s=self.fit_s,
-                     done=self.done, unconverged=self.unconverged, test_scores=np.empty(0) if self.test_scores is None else self.test_scores)
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, key=self.key, fold_scores=self.fold_scores, gram_s=self.gram_s, fit_s=self.fit_s,
+                         done=self.done, unconverged=self.unconverged,
+                         test_scores=np.empty(0) if self.test_scores is None else self.test_scores)
+                f.flush()
+                os.fsync(f.fileno())  # the rename below must not land before the data (power cut)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         self.last = time.monotonic()
