@@ -12,7 +12,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SequenceBatch", "check_sequences", "check_sigma", "check_pair", "check_positive_int", "as_generator"]
+__all__ = [
+    "SequenceBatch",
+    "check_sequences",
+    "check_sigma",
+    "check_pair",
+    "check_positive_int",
+    "as_generator",
+    "KernelOverflowError",
+    "overflow_limit",
+    "check_diagonal_range",
+    "check_finite_result",
+]
 
 
 @dataclass(frozen=True)
@@ -245,3 +256,83 @@ def check_positive_int(value: Any, name: str) -> int:
 def as_generator(seed: Any) -> np.random.Generator:
     """A numpy Generator: ``seed`` itself if it is one, else ``np.random.default_rng(seed)``."""
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class KernelOverflowError(ValueError, FloatingPointError):
+    """A kernel's values leave the floating-point range of the requested dtype.
+
+    A ``ValueError`` because the hyperparameters and inputs are what cannot be
+    represented (and callers report ValueErrors as bad input), and a
+    ``FloatingPointError`` because that is what happened.
+    """
+
+
+# The pair recursion forms intermediates up to 8x its pair's diagonal bound
+# (erf: 2 pi V' <= 8) and sums a few of them; 2^10 leaves two orders of
+# magnitude beyond that. It refuses a geometrically growing kernel only
+# log(1024)/log(growth) steps earlier (10 steps at ReLU, sigma_w = 2).
+_OVERFLOW_MARGIN = 2.0**10
+
+
+def overflow_limit(dtype) -> float:
+    """Largest diagonal kernel value accepted in ``dtype``: its max / 1024."""
+    return float(np.finfo(dtype).max) / _OVERFLOW_MARGIN
+
+
+_REMEDY = "a smaller sigma_w, shorter sequences or rescaled inputs"
+
+
+def _remedies(dtype) -> str:
+    if np.dtype(dtype) == np.float32:
+        return f"use dtype='float64', {_REMEDY}"
+    return f"use {_REMEDY}"
+
+
+def check_diagonal_range(first_bad, peak, lengths, dtype, name: str = "X", index=None) -> None:
+    """Raise :class:`KernelOverflowError` if a sample's diagonal left the range.
+
+    ``first_bad`` (N,) is the first time step at which a sample's checked
+    diagonal value exceeded ``overflow_limit(dtype)`` (-1: never), ``peak``
+    (N,) its largest such value; ``index`` maps a subset's positions to the
+    caller's sample numbers. The sample that overflows first is named.
+    """
+    first_bad = np.asarray(first_bad)
+    bad = np.flatnonzero(first_bad >= 0)
+    if len(bad) == 0:
+        return
+    k = int(bad[np.argmin(first_bad[bad])])
+    i = k if index is None else int(np.asarray(index)[k])
+    dt = np.dtype(dtype)
+    top = float(peak[k])
+    where = (f"the kernel of sequence {i} of {name} with itself, which bounds every Gram entry "
+             "of that sequence,")
+    step = f"at time step {int(first_bad[k])} of {int(lengths[k])}"
+    if math.isnan(top):
+        raise KernelOverflowError(
+            f"the RNTK is not a number: {where} becomes NaN {step} (an activation that returns "
+            f"NaN, or inf - inf after an overflow); {_remedies(dt)}"
+        )
+    reached = f"{top:.3g}" if math.isfinite(top) else "inf (beyond float64)"
+    raise KernelOverflowError(
+        f"the RNTK overflows {dt.name}: {where} exceeds {overflow_limit(dt):.3g} "
+        f"({dt.name}'s largest value / {_OVERFLOW_MARGIN:.0f}) {step} and reaches {reached}; "
+        "the kernel grows geometrically with the sequence length when sigma_w is large: "
+        f"{_remedies(dt)}"
+    )
+
+
+def check_finite_result(ntk, nngp, dtype, xp=np) -> None:
+    """Raise :class:`KernelOverflowError` if a computed kernel has a non-finite entry.
+
+    The backstop behind :func:`check_diagonal_range`: one pass over the result.
+    """
+    for what, K in (("ntk", ntk), ("nngp", nngp)):
+        finite = xp.isfinite(K)
+        if not bool(finite.all()):
+            n_bad = int((~finite).sum())
+            size = K.numel() if hasattr(K, "numel") else K.size  # torch's size is a method
+            raise KernelOverflowError(
+                f"the RNTK {what} has {n_bad} non-finite of {size} entries in "
+                f"{np.dtype(dtype).name} (overflow, or an activation that returns inf or NaN "
+                f"for large inputs); {_remedies(dtype)}"
+            )

@@ -48,7 +48,9 @@ class ReluDual:
 
     @staticmethod
     def pair(k1, k2, k3, xp=np):
-        s = xp.sqrt(k1 * k2)
+        # not sqrt(k1 * k2): the product overflows at half the exponent range
+        # (float32: variances of 2e19), far inside the range the Gram is checked for
+        s = xp.sqrt(k1) * xp.sqrt(k2)
         # zero variance: V' is undefined; SPEC §3.5 takes the c = 0 value 1/4.
         safe = xp.where(s > 0, s, 1.0)
         c = xp.where(s > 0, k3 / safe, 0.0)
@@ -65,7 +67,7 @@ class ReluDual:
 
     @staticmethod
     def scalar(k1, k2, k3, M=math):
-        s = M.sqrt(k1 * k2)
+        s = M.sqrt(k1) * M.sqrt(k2)  # see pair
         c = k3 / s if s > 0 else 0 * s
         if M is math:  # float64 only; many-digit arithmetic needs no snapping
             c = 1.0 if c > 1.0 - _SNAP64 else (-1.0 if c < _SNAP64 - 1.0 else c)
@@ -105,6 +107,47 @@ class ErfDual:
         return 2 / M.pi * M.asin(2 * k / (1 + 2 * k)), 4 / (M.pi * M.sqrt(1 + 4 * k))
 
 
+def _check_vectorised(fn: Callable, what: str) -> None:
+    """Raise ValueError unless ``fn`` maps a float64 array to finite real floats of its shape.
+
+    The quadrature evaluates ``fn`` on whole (pairs, nodes, nodes) arrays: a
+    scalar function, a reduction or a slice would broadcast into a wrong but
+    finite kernel, and a NaN spreads through the whole Gram. The probe is
+    three-dimensional, like those arrays, and covers |z| <= 6, the bulk of a
+    unit Gaussian.
+    """
+    probe = np.linspace(-6.0, 6.0, 24).reshape(2, 3, 4)
+    try:
+        with np.errstate(all="ignore"):  # a NaN or inf is reported below, as an error
+            out = fn(probe.copy())
+    except Exception as e:  # noqa: BLE001 - any failure on an array means not vectorised
+        raise ValueError(
+            f"{what} {_name(fn)} failed on a float64 array of shape {probe.shape} "
+            f"({type(e).__name__}: {e}); it must be a vectorised (elementwise, numpy) function"
+        ) from e
+    out = np.asarray(out)
+    if out.shape != probe.shape:
+        raise ValueError(
+            f"{what} {_name(fn)} returned shape {out.shape} for an input of shape {probe.shape}; "
+            "it must act elementwise and keep its input's shape"
+        )
+    if not np.issubdtype(out.dtype, np.floating):
+        raise ValueError(
+            f"{what} {_name(fn)} returned dtype {out.dtype}; it must return real floating-point "
+            "values (e.g. multiply a boolean step by 1.0)"
+        )
+    if not np.isfinite(out).all():
+        k = int(np.argmax(~np.isfinite(out).ravel()))
+        raise ValueError(
+            f"{what} {_name(fn)} returned {out.ravel()[k]} at z = {probe.ravel()[k]:.3g}; "
+            "it must return finite values for finite inputs"
+        )
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
 def _central_difference(fn: Callable, h: float = 1e-3) -> Callable:
     """Five-point derivative: error O(h^4 phi^(5)) + O(eps/h), ~1e-12 for smooth phi."""
 
@@ -138,14 +181,27 @@ class QuadratureDual:
     Prefer a closed form ("relu", "erf") where one exists. Without
     ``derivative``, phi' is a five-point central difference with h = 1e-3
     (error ~1e-12 for smooth phi, O(h) near a kink).
+
+    The rule above is not symmetric in (K1, K2): swapping them integrates
+    along other directions, with a different quadrature error (tanh: ~1e-4
+    apart). The pair is therefore always evaluated with the smaller variance
+    as K1, so that V[K] and V'[K] are exactly symmetric (a kernel's ``gram(Y,
+    X)`` is exactly ``gram(X, Y).T``). Either orientation has the same error
+    (the table above holds for both).
+
+    ``fn`` and ``derivative`` are checked on a probe array at construction:
+    they must keep its shape and return finite real floats.
     """
 
     fused = False
 
     def __init__(self, fn: Callable, derivative: Callable | None = None, n_nodes: int = 64):
+        _check_vectorised(fn, "activation")
+        if derivative is not None:
+            _check_vectorised(derivative, "activation_derivative")
         self.fn = fn
         self.dfn = derivative if derivative is not None else _central_difference(fn)
-        self.name = getattr(fn, "__name__", repr(fn))
+        self.name = _name(fn)
         z, w = np.polynomial.hermite_e.hermegauss(n_nodes)
         self.z = z
         self.w = w / math.sqrt(2 * math.pi)
@@ -154,6 +210,7 @@ class QuadratureDual:
         k1, k2, k3 = (np.asarray(a, dtype=np.float64) for a in (k1, k2, k3))
         shape = np.broadcast(k1, k2, k3).shape
         k1, k2, k3 = (np.broadcast_to(a, shape).ravel() for a in (k1, k2, k3))
+        k1, k2 = np.minimum(k1, k2), np.maximum(k1, k2)  # symmetry: see the class docstring
         v = np.empty(k1.shape)
         d = np.empty(k1.shape)
         s = np.sqrt(k1 * k2)

@@ -50,12 +50,15 @@ def _tiles(nx, ny, symmetric):
     return np.stack([I0, I1, J0, J1], axis=1).astype(np.int64), pairs
 
 
-def _side(p, b, width, order, dt):
+def _side(p, b, width, order, dt, name, index):
     """One side's per-sample table, sorted by ``order``, and its exact self-pair values.
 
     The table's sample count is padded to a multiple of ``ALIGN`` with zero
     samples that start with the last real one (so starts stay sorted).
+    Raises ``KernelOverflowError`` (naming sample ``index[i]`` of ``name``)
+    if a sample's diagonal leaves ``dt``'s range: it bounds every pair.
     """
+    from .._validation import check_diagonal_range, overflow_limit
     from ._fused_prep import sample_tables
 
     n = len(b)
@@ -65,18 +68,23 @@ def _side(p, b, width, order, dt):
     P = np.empty((width, b.n_features + 2 * p.n_layers, n_pad), dtype=dt)
     P[:, :, n:] = 0
     d_ntk, d_nngp = np.empty(n), np.empty(n)
+    peak, first_bad = np.empty(n), np.empty(n, dtype=np.int64)
     sw2, su2, sb2, sh2 = (np.array(v) for v in p._squares())
     sample_tables(np.ascontiguousarray(b.data), b.lengths, order, sw2, su2, sb2, sh2, p.sigma_v**2,
-                  p._dual.name == "erf", float(np.finfo(dt).tiny), P, d_ntk, d_nngp)
+                  p._dual.name == "erf", float(np.finfo(dt).tiny), overflow_limit(dt),
+                  P, d_ntk, d_nngp, peak, first_bad)
+    check_diagonal_range(first_bad, peak, b.lengths, dt, name, index)
     start = (width - b.lengths)[order]
     start = np.concatenate([start, np.full(n_pad - n, start[-1])])
     return P, start, (d_ntk, d_nngp)
 
 
-def fused_gram(p, bx, by, dt, n_jobs=None):
+def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y")):
     """Gram of two checked batches with the fused kernel; ``by is None``: training Gram.
 
     The training Gram's diagonal is the exact self-pair value (sigma_h included).
+    ``index`` and ``names``: the caller's sample numbers and names of bx and by
+    (for error messages about a tile of a larger Gram).
     Returns ``(ntk, nngp)``, two views of one array.
     """
     import numba
@@ -89,12 +97,12 @@ def fused_gram(p, bx, by, dt, n_jobs=None):
     W = int(bx.lengths.max() if symmetric else max(bx.lengths.max(), by.lengths.max()))
     # longest first: the pairs of a tile then start at nearly the same column
     ox = np.argsort(-bx.lengths, kind="stable")
-    X, sx, diag = _side(p, bx, W, ox, dt)
+    X, sx, diag = _side(p, bx, W, ox, dt, names[0], index[0])
     if symmetric:
         oy, Y, sy = ox, X, sx
     else:
         oy = np.argsort(-by.lengths, kind="stable")
-        Y, sy, _ = _side(p, by, W, oy, dt)
+        Y, sy, _ = _side(p, by, W, oy, dt, names[1], index[1])
     nx, ny = len(bx), len(sy)  # y padded to a multiple of ALIGN
     tiles, pairs = _tiles(nx, ny, symmetric)
     first = np.maximum(sx[tiles[:, 0]], sy[tiles[:, 2]])

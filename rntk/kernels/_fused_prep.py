@@ -25,11 +25,22 @@ def _diag_dual(k, erf):
     return k / 2.0, 0.5 if k > 0 else 0.25
 
 
+@njit(inline="always", error_model="numpy")
+def _note(x, t, limit, pk, bad, b):
+    """Track the largest checked value and the first step past ``limit``; a NaN
+    (inf - inf, 0 * inf) counts as past it and sticks as the peak."""
+    if (x > pk[b] or x != x) and pk[b] == pk[b]:
+        pk[b] = x
+    if not (x <= limit) and bad[b] < 0:
+        bad[b] = t
+
+
 _BLOCK = 64  # samples per parallel work item: column-major writes stay in a few cache lines
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, P, d_ntk, d_nngp):
+def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limit,
+                  P, d_ntk, d_nngp, peak, first_bad):
     """Fill the pair kernel's per-sample inputs and the exact self-pair values.
 
     data : (N, T, m) left-aligned values; lengths : (N,); order : (N,) the
@@ -44,7 +55,11 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, P, d
     sqrt(S / (2 pi)) (the dual's 1/(2 pi) split between the two samples);
     erf 1/sqrt(1 + 2 S) and 0. Every entry is written (0 before a
     sequence starts), so P may come uninitialised. Written at the original
-    index i: d_ntk, d_nngp (N,) the training-Gram diagonal.
+    index i: d_ntk, d_nngp (N,) the training-Gram diagonal; peak (N,) the
+    largest value ``_recursion.diagonal_scan`` checks (Q at every step and
+    layer, erf also (1 + 2 Sigma)^2, the final NTK; NaN once one is NaN) and
+    first_bad (N,) the first step at which one exceeds ``limit`` or is NaN
+    (-1: none), so that the caller can refuse before the pair kernel runs.
 
     Blocks of samples run in parallel, each column by column, so the writes
     to the time-major outputs are contiguous.
@@ -58,6 +73,8 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, P, d
         S = np.zeros((L, nb))  # S[l, k]: layer l at the latest column it has reached
         Q = np.zeros((L, nb))
         Dp = np.zeros((L, nb))
+        pk = np.zeros(nb)
+        bad = np.full(nb, -1, dtype=np.int64)
         for c in range(W):
             for b in range(nb):
                 k = k0 + b
@@ -93,8 +110,15 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, P, d
                         q = q + su2[l] * Dp[l - 1, b] * Q[l - 1, b]
                     Q[l, b] = q
                     Dp[l, b] = d
+                    _note(q, t, limit, pk, bad, b)
+                    if erf:
+                        e = 1.0 + 2.0 * sig
+                        _note(e * e, t, limit, pk, bad, b)
         for b in range(nb):
             v, d = _diag_dual(S[L - 1, b], erf)
             i = order[k0 + b]
             d_ntk[i] = sv2 * v + sv2 * d * Q[L - 1, b]
             d_nngp[i] = sv2 * v
+            _note(d_ntk[i], lengths[i] - 1, limit, pk, bad, b)
+            peak[i] = pk[b]
+            first_bad[i] = bad[b]

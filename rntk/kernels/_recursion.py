@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["self_variance_table", "diagonal", "cross_pairs"]
+from ._activations import ErfDual
+
+__all__ = ["self_variance_table", "diagonal", "diagonal_scan", "cross_pairs"]
 
 
 def self_variance_table(XR, start, p, xp=np):
@@ -69,6 +71,77 @@ def diagonal(S, start, p, xp=np):
             Dp[l] = xp.where(active, d, 0.0)
     v, d = dual.diag(S[L - 1, W - 1], xp)
     return sv2 * v + sv2 * d * Q[L - 1], sv2 * v
+
+
+def diagonal_scan(data, lengths, p, limit):
+    """The training-Gram diagonal of every sample, and where it leaves ``[0, limit]``.
+
+    The recursion of :func:`self_variance_table` and :func:`diagonal`, run
+    along each sample's own time steps (the diagonal does not depend on
+    alignment) with O(N L) state, in float64. The diagonal bounds the whole
+    Gram: every Sigma and Q of a pair is at most the geometric mean of the two
+    samples' own (Cauchy-Schwarz), so checking the diagonal's path is enough
+    to know that a pair recursion stays in range.
+
+    Checked at every step and layer: the accumulated NTK sum Q (>= Sigma), for
+    erf also (1 + 2 Sigma)^2 (the closed-form pair dual forms the product of
+    two such factors), and at the end the NTK value (>= the NNGP value).
+
+    Parameters
+    ----------
+    data : array of shape (N, T, m), left-aligned, float64
+    lengths : array of shape (N,)
+    limit : float
+
+    Returns
+    -------
+    ntk, nngp : arrays of shape (N,)
+        As :func:`diagonal` gives them.
+    peak : array of shape (N,)
+        Largest checked value of every sample (NaN if it became NaN).
+    first_bad : array of shape (N,) of int64
+        First time step at which a checked value exceeded ``limit`` (or was
+        not a number), -1 for none.
+    """
+    N, T, m = data.shape
+    L, dual = p.n_layers, p._dual
+    sw2, su2, sb2, sh2 = p._squares()
+    erf = isinstance(dual, ErfDual)
+    sq = np.sum(data * data, axis=-1)
+    V = np.zeros((L, N))
+    Dp = np.zeros((L, N))
+    Q = np.zeros((L, N))
+    peak = np.zeros(N)
+    first_bad = np.full(N, -1, dtype=np.int64)
+
+    def note(x, t, active):
+        # NaN (inf - inf, 0 * inf) must count as out of range: compare by "not <="
+        peak[:] = np.where(active & ((x > peak) | np.isnan(x)) & ~np.isnan(peak), x, peak)
+        bad = active & ~(x <= limit) & (first_bad < 0)
+        first_bad[:] = np.where(bad, t, first_bad)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(lengths.max())):
+            active = t < lengths
+            for l in range(L):
+                w = sh2[l] if t == 0 else V[l]
+                inp = su2[0] / m * sq[:, t] if l == 0 else su2[l] * V[l - 1]
+                sig = sw2[l] * w + inp + sb2[l]
+                v, d = dual.diag(sig)
+                q = sig + sw2[l] * Dp[l] * Q[l]
+                if l > 0:
+                    q = q + su2[l] * Dp[l - 1] * Q[l - 1]
+                V[l] = np.where(active, v, V[l])
+                Dp[l] = np.where(active, d, Dp[l])
+                Q[l] = np.where(active, q, Q[l])
+                note(q, t, active)
+                if erf:
+                    note((1.0 + 2.0 * sig) ** 2, t, active)
+        sv2 = p.sigma_v**2
+        ntk = sv2 * V[L - 1] + sv2 * Dp[L - 1] * Q[L - 1]
+        nngp = sv2 * V[L - 1]
+        note(ntk, lengths - 1, np.ones(N, dtype=bool))
+    return ntk, nngp, peak, first_bad
 
 
 def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, p, xp=np):

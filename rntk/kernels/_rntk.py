@@ -8,10 +8,19 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
-from .._validation import SequenceBatch, check_pair, check_positive_int, check_sequences, check_sigma
+from .._validation import (
+    SequenceBatch,
+    check_diagonal_range,
+    check_finite_result,
+    check_pair,
+    check_positive_int,
+    check_sequences,
+    check_sigma,
+    overflow_limit,
+)
 from ._activations import get_dual
 from ._batching import batched_gram
-from ._recursion import cross_pairs, diagonal, self_variance_table
+from ._recursion import cross_pairs, diagonal, diagonal_scan, self_variance_table
 
 __all__ = ["RNTK", "KernelResult"]
 
@@ -150,6 +159,14 @@ class RNTK:
         -------
         KernelResult
             ``ntk`` and ``nngp`` of shape (len(X), len(Y or X)).
+
+        Raises
+        ------
+        ValueError
+            On bad input; a ``KernelOverflowError`` (a ValueError) when the
+            kernel's values would leave ``dtype``'s range, found from the
+            O(N T L) diagonal before any pair is computed (with "numba" and
+            ``batch_size``, before each tile's pairs).
         """
         dt = _check_dtype(dtype)
         backend = self._resolve_backend(backend, dt)
@@ -161,13 +178,17 @@ class RNTK:
         if batch_size is None and backend == "numpy":
             n = len(bx) if by is None else max(len(bx), len(by))
             batch_size = max(1, min(n, int(2e6**0.5)))
+        if backend != "numba":  # the fused kernel checks in its own per-sample pass, at no cost
+            self._check_range(bx, by, dt)
+        name_y = "X" if by is None else "Y"
 
         def tile(ix, iy):
             sx = bx.subset(ix)
             sy = None if iy is None else (bx if by is None else by).subset(iy)
-            return self._gram_tile(sx, sy, backend, dt, n_jobs)
+            return self._gram_tile(sx, sy, backend, dt, n_jobs, (ix, iy), ("X", name_y))
 
         ntk, nngp = batched_gram(tile, len(bx), None if by is None else len(by), batch_size, dt, progress)
+        check_finite_result(ntk, nngp, dt)
         if dt == np.float32 and np.abs(ntk).max() < 1e6 * np.finfo(np.float32).tiny:
             warnings.warn(
                 "float32 Gram values are all below 1e-32: the kernel has (nearly) left "
@@ -178,12 +199,17 @@ class RNTK:
         return KernelResult(ntk, nngp)
 
     def diag(self, X: Any, dtype="float64") -> KernelResult:
-        """Diagonal of ``gram(X)`` (sigma_h included) in O(N T L), shape (N,)."""
+        """Diagonal of ``gram(X)`` (sigma_h included) in O(N T L), shape (N,).
+
+        Raises a ``KernelOverflowError`` (a ValueError) as :meth:`gram` does.
+        """
         bx = check_sequences(X, "X")
         dt = _check_dtype(dtype)
-        XR, start, S = self._tables(bx, bx.data.shape[1])
-        ntk, nngp = diagonal(S, start, self)
-        return KernelResult(ntk.astype(dt), nngp.astype(dt))
+        ntk, nngp, peak, first_bad = diagonal_scan(bx.data, bx.lengths, self, overflow_limit(dt))
+        check_diagonal_range(first_bad, peak, bx.lengths, dt, "X")
+        ntk, nngp = ntk.astype(dt), nngp.astype(dt)
+        check_finite_result(ntk, nngp, dt)
+        return KernelResult(ntk, nngp)
 
     def gram_torch(self, X, Y=None, sigma=None, lengths_x=None, lengths_y=None, diag=False) -> KernelResult:
         """Differentiable Gram of torch tensors (relu/erf; imports torch lazily).
@@ -195,15 +221,24 @@ class RNTK:
         so that the result can be differentiated with respect to them; ``diag``
         only the pairs (X[i], Y[i]). Same values as :meth:`gram`; see
         ``rntk.kernels._torch.rntk_torch``. Returns a :class:`KernelResult`
-        whose ``ntk`` and ``nngp`` are torch tensors of shape (N, M).
+        whose ``ntk`` and ``nngp`` are torch tensors of shape (N, M). A
+        non-finite result raises a ``KernelOverflowError`` (a ValueError).
         """
+        import torch
+
         from ._torch import rntk_torch
 
         ntk, nngp = rntk_torch(X, Y, self, sigma, lengths_x, lengths_y, diag)
+        # checked after, not before: ``sigma`` may override the hyperparameters
+        # with tensors, so the float64 diagonal scan would need them on the host
+        dt = "float32" if ntk.dtype == torch.float32 else "float64"
+        check_finite_result(ntk.detach(), nngp.detach(), dt, xp=torch)
         return KernelResult(ntk, nngp)
 
     # -- implementation ---------------------------------------------------------
     def _gram_gpu(self, X, Y, backend, dt, batch_size):
+        import cupy
+
         from ._cupy import cupy_gram, is_cupy_array
 
         on_gpu = is_cupy_array(X) or (isinstance(X, (list, tuple)) and any(is_cupy_array(a) for a in X))
@@ -223,7 +258,9 @@ class RNTK:
         bx, by = check_pair(host(X), host(Y))  # validation on the host: NaN layout, shapes
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
+        self._check_range(bx, by, dt)
         ntk, nngp = cupy_gram(self, bx, by, dt, fused=backend == "cupy", tile=batch_size or 8192)
+        check_finite_result(ntk, nngp, dt, xp=cupy)
         if not on_gpu:
             ntk, nngp = ntk.get(), nngp.get()
         return KernelResult(ntk, nngp)
@@ -260,20 +297,35 @@ class RNTK:
             raise ValueError("the reference backend computes in float64 only")
         return backend
 
+    def _check_range(self, bx, by, dt):
+        """Refuse, before any pair is computed, a Gram whose diagonal leaves ``dt``'s range.
+
+        Every entry is bounded by its two samples' diagonal values, which one
+        O(N T L) float64 scan of each side gives (~30 ms at N = T = 500).
+        """
+        limit = overflow_limit(dt)
+        for name, b in (("X", bx), ("Y", by)):
+            if b is not None:
+                _, _, peak, first_bad = diagonal_scan(b.data, b.lengths, self, limit)
+                check_diagonal_range(first_bad, peak, b.lengths, dt, name)
+
     def _tables(self, b: SequenceBatch, width: int):
         XR = b.right_aligned(width)
         start = width - b.lengths
         return XR, start, self_variance_table(XR, start, self)
 
-    def _gram_tile(self, bx, by, backend, dt, n_jobs):
-        """Gram of one tile: ``by is None`` means the symmetric training Gram."""
+    def _gram_tile(self, bx, by, backend, dt, n_jobs, index=(None, None), names=("X", "Y")):
+        """Gram of one tile: ``by is None`` means the symmetric training Gram.
+
+        ``index``, ``names``: where the tile's samples come from, for error messages.
+        """
         if backend == "reference":
             return self._gram_reference(bx, by)
         sym = by is None
         if backend == "numba":
             from ._fused_driver import fused_gram
 
-            return fused_gram(self, bx, by, dt, n_jobs)
+            return fused_gram(self, bx, by, dt, n_jobs, index, names)
         by_ = bx if sym else by
         W = int(max(bx.lengths.max(), by_.lengths.max()))
         nx, ny = len(bx), len(by_)
