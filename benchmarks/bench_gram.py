@@ -185,7 +185,7 @@ _COLD_SCRIPT = textwrap.dedent(
     out = {"import_s": t_import}
     for dt in DTYPES:
         t = time.perf_counter()
-        RNTK().gram(X, backend="numba", dtype=dt)
+        RNTK().gram(X, backend="cpu-fused", dtype=dt)
         out["first_call_" + dt + "_s"] = time.perf_counter() - t
     st = fused_cross.stats
     out["cache_hits"] = int(sum(st.cache_hits.values()))
@@ -204,7 +204,7 @@ def compile_times(cold: bool = True, cold_dtypes=("float64", "float32")) -> dict
     res: dict = {"this_process": {}, "cold_subprocess": {}}
     for dt in ("float64", "float32"):
         t = time.perf_counter()
-        RNTK().gram(X, backend="numba", dtype=dt)
+        RNTK().gram(X, backend="cpu-fused", dtype=dt)
         res["this_process"][f"first_call_{dt}_s"] = time.perf_counter() - t
     res["this_process"].update(_stats(fused_cross))
     res["this_process"]["note"] = (
@@ -309,7 +309,7 @@ def run_grid(cfg: dict, seed: int) -> list:
                     ref = None
                     for dt in ("float64", "float32"):
                         best, times, res = timed(
-                            lambda k=k, X=X, dt=dt: k.gram(X, backend="numba", dtype=dt))
+                            lambda k=k, X=X, dt=dt: k.gram(X, backend="cpu-fused", dtype=dt))
                         row[f"fused_{dt}"] = {"time_s": best, "repeat_times_s": times,
                                               "pair_steps_per_s": ps / best}
                         if dt == "float64":
@@ -326,7 +326,7 @@ def run_grid(cfg: dict, seed: int) -> list:
                         }
                     else:
                         best, times, res = timed(
-                            lambda k=k, X=X: k.gram(X, backend="numpy", dtype="float64"))
+                            lambda k=k, X=X: k.gram(X, backend="cpu-vectorized", dtype="float64"))
                         row["numpy_float64"] = {
                             "time_s": best, "repeat_times_s": times, "pair_steps_per_s": ps / best,
                             "max_rel_diff_vs_fused_f64": float(
@@ -376,7 +376,7 @@ def run_gak(cfg: dict, seed: int, n_jobs: int, grid_rows: list) -> dict:
         t_gak = time.perf_counter() - t
         if (n, T) not in fused_at:
             fused_at[(n, T)], _, _ = timed(
-                lambda X=X: k.gram(X, backend="numba", dtype="float64"))
+                lambda X=X: k.gram(X, backend="cpu-fused", dtype="float64"))
         out["rows"].append({"N": n, "T": T, "time_s": t_gak, "extrapolated": False,
                             "fused_float64_L1_time_s": fused_at[(n, T)],
                             "ratio_gak_over_fused_f64": t_gak / fused_at[(n, T)]})

@@ -3,8 +3,8 @@
 Times ``RNTK(n_layers=1).gram(X, backend=...)`` (symmetric training Gram,
 relu, default sigmas, univariate sequences given as CuPy arrays so the result
 stays on the device) for N in {1000, 10000, 50000}, T in {100, 500}, float32
-and float64, with the fused kernel ("cupy") and the per-step vectorised
-array-namespace path ("cupy-vectorized") in the same run. GPU timing: one
+and float64, with the fused kernel ("gpu-fused") and the per-step vectorised
+array-namespace path ("gpu-vectorized") in the same run. GPU timing: one
 warm-up call per configuration (compilation, caches), then CUDA events around
 the call with a device synchronisation; best of 3 when a call takes < 1 s.
 
@@ -137,7 +137,7 @@ def main(argv=None):
                 pairs = N * (N - 1) / 2
                 floor = pairs * T * OPS_PER_PAIR_STEP / peaks[dt]
                 row = {"N": N, "T": T, "dtype": dt, "floor_s": floor}
-                row["fused_s"] = time_call(cp, lambda: k.gram(X, backend="cupy", dtype=dt))
+                row["fused_s"] = time_call(cp, lambda: k.gram(X, backend="gpu-fused", dtype=dt))
                 row["fraction_of_floor"] = floor / row["fused_s"]
                 est = None
                 prev = [r for r in rows if r["T"] == T and r["dtype"] == dt and r.get("vectorized_s")]
@@ -145,7 +145,7 @@ def main(argv=None):
                     p = prev[-1]
                     est = p["vectorized_s"] * (pairs / (p["N"] * (p["N"] - 1) / 2))
                 if est is None or est <= cfg["vectorized_max_s"]:
-                    row["vectorized_s"] = time_call(cp, lambda: k.gram(X, backend="cupy-vectorized", dtype=dt))
+                    row["vectorized_s"] = time_call(cp, lambda: k.gram(X, backend="gpu-vectorized", dtype=dt))
                     row["speedup"] = row["vectorized_s"] / row["fused_s"]
                 else:
                     row["vectorized_s"] = None

@@ -51,7 +51,7 @@ class SequenceBatch:
     def right_aligned(self, width: int | None = None) -> np.ndarray:
         """Return the values end-aligned in an array of ``width`` time steps.
 
-        End alignment is the RNTK's own pairing of time steps (SPEC §2): step
+        End alignment is the RNTK's own pairing of time steps: step
         ``t`` of the shorter sequence meets step ``t + T' - T`` of the longer
         one, which is the same column once both are right-aligned.
         """

@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma-b", type=float, default=0.0)
     g.add_argument("--sigma-h", type=float, default=0.0)
     g.add_argument("--sigma-v", type=float, default=1.0)
-    g.add_argument("--backend", default="auto", choices=["auto", "numba", "numpy", "reference"])
+    g.add_argument("--backend", default="auto", choices=["auto", "cpu-fused", "cpu-vectorized", "reference"])
     g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     g.set_defaults(func=cmd_gram)
 

@@ -51,7 +51,7 @@ def test_relu_closed_form_matches_monte_carlo():
 
 
 def test_erf_printed_typo_differs():
-    """SPEC §4.1: the paper's 1+2K3 second factor is wrong off the diagonal."""
+    """Erratum: the paper's 1+2K3 second factor is wrong off the diagonal."""
     k1, k2, k3 = 1.0, 2.0, 0.7
     v = ErfDual.pair(k1, k2, k3)[0]
     printed = 2 / math.pi * math.asin(2 * k3 / math.sqrt((1 + 2 * k1) * (1 + 2 * k3)))
@@ -119,7 +119,7 @@ def test_fused_asin_polynomial_accuracy():
 @pytest.mark.parametrize("name", ["relu", "erf"])
 def test_fused_duals_match_closed_form(name):
     """The fused per-pair duals (sign via copysign, even/odd split) against
-    numpy's arccos/arcsin closed forms of SPEC §2, over correlations in [-1, 1]."""
+    numpy's arccos/arcsin closed forms, over correlations in [-1, 1]."""
     from numba import njit
 
     from rntk.kernels._fused import _dual_erf, _dual_relu, constants, register_constants

@@ -19,7 +19,7 @@ from rntk import RNTK
 from rntk._validation import check_sequences
 from rntk.kernels._activations import relu_snap
 from rntk.kernels._cuda_source import MAX_LAYERS, host_harness
-from rntk.kernels._recursion import self_variance_table
+from rntk.kernels._vectorized import duals_for, tables
 from rntk.testing import assert_close_matrices, scaled_max_error
 
 # the same tolerances (and reasons) as tests/test_rntk.py
@@ -52,9 +52,7 @@ def host_lib(tmp_path_factory):
 
 
 def _tables(k, b, W, dt):
-    XR = b.right_aligned(W)
-    start = W - b.lengths
-    S = self_variance_table(XR, start, k)
+    XR, start, S = tables(b, W, k.squares(), duals_for(k.dual, np)[1])
     xT = np.ascontiguousarray(XR.transpose(1, 2, 0), dtype=dt)
     return xT, np.ascontiguousarray(start, dtype=np.int32), np.ascontiguousarray(S, dtype=dt)
 
@@ -69,7 +67,7 @@ def _host_cross(lib, k, X, Y, dtype):
     nx, ny = len(bx), len(by)
     ip, jp = (np.ascontiguousarray(a.ravel(), dtype=np.int32) for a in np.meshgrid(np.arange(nx), np.arange(ny),
                                                                                      indexing="ij"))
-    sw2, su2, sb2, _ = (np.ascontiguousarray(v, dtype=dt) for v in k._squares())
+    sw2, su2, sb2 = (np.ascontiguousarray(v, dtype=dt) for v in k.squares()[:3])
     ntk, nngp = np.empty(nx * ny, dtype=dt), np.empty(nx * ny, dtype=dt)
     ct = ctypes.c_double if dt == np.float64 else ctypes.c_float
     fn = lib.rntk_pairs_f64 if dt == np.float64 else lib.rntk_pairs_f32
@@ -110,7 +108,7 @@ def test_gpu_backend_without_a_gpu_names_the_problem():
     if _has_gpu():
         pytest.skip("a GPU is present")
     with pytest.raises(ValueError, match="needs CuPy and an NVIDIA GPU"):
-        RNTK().gram(np.ones((3, 4)), backend="cupy")
+        RNTK().gram(np.ones((3, 4)), backend="gpu-fused")
 
 
 # -- on a GPU ----------------------------------------------------------------------
@@ -123,7 +121,7 @@ def test_gpu_backends_match_the_reference(case):
     tol = TOL_DEGENERATE if 0.0 in k.sigma_u else TOL
     ref_sym, ref_xy = k.gram(X, backend="reference"), k.gram(X, Y, backend="reference")
     dx, dy = k.diag(X), k.diag(Y)
-    for backend in ("cupy", "cupy-vectorized"):
+    for backend in ("gpu-fused", "gpu-vectorized"):
         for dtype in ("float64", "float32"):
             if dtype == "float32" and np.abs(np.diag(ref_sym.ntk)).min() < 1e-19:
                 continue
@@ -145,11 +143,11 @@ def test_gpu_namespaces(rng):
     X = rng.normal(size=(6, 9, 2))
     Xg = cp.asarray(X)
     k = RNTK(sigma_b=0.1)
-    out = k.gram(Xg, backend="cupy")
+    out = k.gram(Xg, backend="gpu-fused")
     assert isinstance(out.ntk, cp.ndarray)
-    np.testing.assert_allclose(out.ntk.get(), k.gram(X, backend="numba").ntk, rtol=1e-10)
+    np.testing.assert_allclose(out.ntk.get(), k.gram(X, backend="cpu-fused").ntk, rtol=1e-10)
     with pytest.raises(ValueError, match="different array namespaces"):
-        k.gram(Xg, X, backend="cupy")
+        k.gram(Xg, X, backend="gpu-fused")
 
 
 @gpu
@@ -157,6 +155,6 @@ def test_gpu_namespaces(rng):
 def test_gpu_tiles_equal_untiled(rng):
     X = rng.normal(size=(37, 8))
     k = RNTK()
-    a = k.gram(X, backend="cupy")
-    b = k.gram(X, backend="cupy", batch_size=10)
+    a = k.gram(X, backend="gpu-fused")
+    b = k.gram(X, backend="gpu-fused", batch_size=10)
     np.testing.assert_array_equal(a.ntk, b.ntk)

@@ -19,7 +19,7 @@ from rntk.estimators import KernelRidgeRegressor, KernelSVC
 def _gram_error(args) -> str:
     """The message of a ``rntk gram`` run that must stop with a one-line error."""
     with pytest.raises(SystemExit) as e:
-        main(["gram", *map(str, args), "--backend", "numpy"])
+        main(["gram", *map(str, args), "--backend", "cpu-vectorized"])
     msg = e.value.code
     assert isinstance(msg, str) and msg.startswith("rntk gram: ") and "\n" not in msg, msg
     return msg
@@ -62,16 +62,16 @@ def test_gram_object_npy_is_refused_unread(tmp_path):
 def test_gram_ragged_csv_is_variable_length_sequences(tmp_path):
     (tmp_path / "x.csv").write_text("1,2,3\n4,5\n0.5,,\n")
     assert main(["gram", str(tmp_path / "x.csv"), "--out", str(tmp_path / "k.npz"),
-                 "--sigma-b", "0.1", "--backend", "numpy"]) == 0
+                 "--sigma-b", "0.1", "--backend", "cpu-vectorized"]) == 0
     want = RNTK(sigma_b=0.1).gram([np.array([1.0, 2, 3]), np.array([4.0, 5]), np.array([0.5])],
-                                  backend="numpy").ntk
+                                  backend="cpu-vectorized").ntk
     np.testing.assert_allclose(_ntk(tmp_path / "k.npz"), want, rtol=1e-12)
 
 
 def test_gram_one_row_csv_is_one_sequence(tmp_path):
     (tmp_path / "x.csv").write_text("1,2,3\n")
-    assert main(["gram", str(tmp_path / "x.csv"), "--out", str(tmp_path / "k.npz"), "--backend", "numpy"]) == 0
-    want = RNTK().gram([np.array([1.0, 2, 3])], backend="numpy").ntk
+    assert main(["gram", str(tmp_path / "x.csv"), "--out", str(tmp_path / "k.npz"), "--backend", "cpu-vectorized"]) == 0
+    want = RNTK().gram([np.array([1.0, 2, 3])], backend="cpu-vectorized").ntk
     assert _ntk(tmp_path / "k.npz").shape == (1, 1)
     np.testing.assert_allclose(_ntk(tmp_path / "k.npz"), want, rtol=1e-12)
 
@@ -120,7 +120,7 @@ def test_gram_output_mode_follows_the_umask(tmp_path, mask):
     np.save(tmp_path / "x.npy", np.ones((2, 3)))
     old = os.umask(mask)
     try:
-        assert main(["gram", str(tmp_path / "x.npy"), "--out", str(tmp_path / "k.npz"), "--backend", "numpy"]) == 0
+        assert main(["gram", str(tmp_path / "x.npy"), "--out", str(tmp_path / "k.npz"), "--backend", "cpu-vectorized"]) == 0
         (tmp_path / "plain").write_bytes(b"")  # what any program's new file gets
     finally:
         os.umask(old)

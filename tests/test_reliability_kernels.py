@@ -29,10 +29,10 @@ def _overflow_error(fn):
 @pytest.mark.parametrize(
     "backend, X, dtype",
     [
-        ("numba", X_F64, "float64"),
-        ("numba", X_F32, "float32"),
-        ("numpy", X_F64, "float64"),
-        ("numpy", X_F32, "float32"),
+        ("cpu-fused", X_F64, "float64"),
+        ("cpu-fused", X_F32, "float32"),
+        ("cpu-vectorized", X_F64, "float64"),
+        ("cpu-vectorized", X_F32, "float32"),
         ("reference", X_F64[:2], "float64"),
     ],
 )
@@ -42,7 +42,7 @@ def test_overflowing_gram_raises_naming_cause_and_remedy(backend, X, dtype):
     assert ("dtype='float64'" in msg) == (dtype == "float32")
 
 
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("backend", ["cpu-fused", "cpu-vectorized"])
 def test_overflow_in_y_or_in_a_later_tile_names_the_sequence(backend):
     """The error names the sample in the caller's numbering, whichever side and tile holds it."""
     k = RNTK(sigma_w=2.0)
@@ -66,7 +66,7 @@ def test_erf_accumulated_ntk_overflow_raises():
     sum grows by sigma_w^2 V' ~ 6 a step and overflows float32 in ~50 steps."""
     k = RNTK(activation="erf", sigma_w=10.0)
     X = X_F32[:2, :80]
-    for backend in ("numba", "numpy"):
+    for backend in ("cpu-fused", "cpu-vectorized"):
         msg = _overflow_error(lambda: k.gram(X, backend=backend, dtype="float32"))
         assert "overflows float32" in msg
     assert np.isfinite(k.gram(X).ntk).all()  # representable in float64
@@ -80,7 +80,7 @@ def test_large_but_representable_kernels_are_computed():
     k = RNTK(sigma_w=2.0)
     ref = k.gram(X, backend="reference")
     assert 1e25 < ref.ntk.max() < 1e35
-    for backend in ("numba", "numpy"):
+    for backend in ("cpu-fused", "cpu-vectorized"):
         got = k.gram(X, backend=backend, dtype="float32")
         # unit roundoff 6e-8, compounded through 95 steps of a recursion that
         # doubles every step: measured 3e-5 (numba), 2e-6 (numpy)
@@ -98,7 +98,7 @@ def test_float64_kernel_beyond_sqrt_range_matches_reference():
     ref = k.gram(X, backend="reference")
     scale = ref.ntk.max()
     assert scale > 1e170
-    for backend in ("numba", "numpy"):
+    for backend in ("cpu-fused", "cpu-vectorized"):
         got = k.gram(X, backend=backend)
         # as in tests/test_rntk.py: float64 paths differ by rounding only
         assert_close_matrices(got.ntk / scale, ref.ntk / scale, 1e-10, backend)
@@ -195,8 +195,8 @@ def test_quadrature_gram_is_symmetric_under_swap(seed, act, sigma_w, n_layers):
     k = RNTK(activation=ACTIVATIONS[act], sigma_w=sigma_w, sigma_u=1.3, sigma_b=0.2, n_layers=n_layers)
     X = [rng.normal(size=(t, 2)) for t in rng.integers(1, 5, size=3)]
     Y = [rng.normal(size=(t, 2)) for t in rng.integers(1, 5, size=2)]
-    xy, yx = k.gram(X, Y, backend="numpy"), k.gram(Y, X, backend="numpy")
-    xx, sym = k.gram(X, X, backend="numpy"), k.gram(X, backend="numpy")
+    xy, yx = k.gram(X, Y, backend="cpu-vectorized"), k.gram(Y, X, backend="cpu-vectorized")
+    xx, sym = k.gram(X, X, backend="cpu-vectorized"), k.gram(X, backend="cpu-vectorized")
     off = ~np.eye(3, dtype=bool)
     for name in ("ntk", "nngp"):
         assert rel_frobenius(getattr(yx, name).T, getattr(xy, name)) <= SYM_TOL
@@ -208,7 +208,7 @@ def test_quadrature_kernel_contract():
     rng = np.random.default_rng(7)
     X = [rng.normal(size=(t, 1)) for t in (2, 4, 3, 4)]
     k = RNTK(activation=np.tanh, sigma_w=1.5, sigma_b=0.1)
-    check_kernel_contract(k, X, backend="numpy")
+    check_kernel_contract(k, X, backend="cpu-vectorized")
     a, b = k.gram(X[:2], X[2:], backend="reference"), k.gram(X[2:], X[:2], backend="reference")
     assert rel_frobenius(b.ntk.T, a.ntk) <= SYM_TOL
 

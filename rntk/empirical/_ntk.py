@@ -87,7 +87,7 @@ def empirical_ntk(rnn: RNN, X, Y=None, *, method: str = "factored", generator=No
     """Empirical NTK Gram of one network, (N, M), and its outputs.
 
     ``Y=None``: the training Gram of X, each sequence with its own h(l, 0) on
-    both sides (the same sample, SPEC §3.1). ``gram(X, Y)``: the sequences of Y
+    both sides (the same sample). ``gram(X, Y)``: the sequences of Y
     draw their own initial states. h0 is sampled from ``generator`` unless
     given as (L, N, n) tensors.
 

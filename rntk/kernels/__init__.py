@@ -1,5 +1,8 @@
 """Analytic kernels: the RNTK and the baselines that share its ``gram`` API."""
 from ._baselines import MLPNTK, GAKKernel, PolynomialKernel, RBFKernel, pad_sequences
-from ._rntk import RNTK, KernelResult
+from ._declaration import BACKENDS, Capabilities, KernelResult
+from ._rntk import RNTK
+from .._validation import KernelOverflowError
 
-__all__ = ["RNTK", "KernelResult", "MLPNTK", "RBFKernel", "PolynomialKernel", "GAKKernel", "pad_sequences"]
+__all__ = ["RNTK", "KernelResult", "Capabilities", "BACKENDS", "KernelOverflowError", "MLPNTK", "RBFKernel",
+           "PolynomialKernel", "GAKKernel", "pad_sequences"]

@@ -1,4 +1,4 @@
-"""Dual activations V_phi and V_phi' (SPEC §2).
+"""Dual activations V_phi and V_phi'.
 
 For a 2x2 covariance K = [[K1, K3], [K3, K2]] of a centred Gaussian pair (u, v),
 V_phi[K] = E[phi(u) phi(v)] and V_phi'[K] = E[phi'(u) phi'(v)].
@@ -8,11 +8,11 @@ Three forms share one interface:
 * ``pair(k1, k2, k3, xp)`` on arrays of any array namespace ``xp`` (numpy now,
   CuPy later);
 * ``diag(k, xp)``, the exact c = 1 case of a sequence paired with itself
-  (SPEC §3.6: a naive c can land one ulp below 1);
+  (a naive c can land one ulp below 1);
 * ``scalar(k1, k2, k3, M)`` on scalars of the math namespace ``M`` (``math``
   for float64, ``mpmath`` for the 50-digit reference).
 
-ReLU and erf use their closed forms (SPEC §2, with the erf erratum of SPEC §4.1
+ReLU and erf use their closed forms (the erf form with the printed erratum
 fixed). Any other vectorised callable is integrated by a tensor-product
 Gauss-Hermite rule (see :class:`QuadratureDual` for its accuracy).
 """
@@ -34,7 +34,7 @@ def relu_snap(dtype=np.float64) -> float:
     kernels) lands a few ulps below 1 after rounding and moves arccos by
     ~sqrt(2 * ulps) ~ 1e-8, i.e. ~1e-9 in the kernel. Rounding of c is a few
     ulps (fused path: ~6), so a true c this close to +-1 cannot be resolved
-    anyway, and snapping costs no accuracy (SPEC §3.6 generalised): 16 ulps.
+    anyway, and snapping costs no accuracy (the c = 1 rule generalised): 16 ulps.
     """
     return 16 * float(np.finfo(dtype).epsneg)
 
@@ -51,7 +51,7 @@ class ReluDual:
         # not sqrt(k1 * k2): the product overflows at half the exponent range
         # (float32: variances of 2e19), far inside the range the Gram is checked for
         s = xp.sqrt(k1) * xp.sqrt(k2)
-        # zero variance: V' is undefined; SPEC §3.5 takes the c = 0 value 1/4.
+        # zero variance: V' is undefined; by convention it takes the c = 0 value 1/4.
         safe = xp.where(s > 0, s, 1.0)
         c = xp.where(s > 0, k3 / safe, 0.0)
         snap = relu_snap(c.dtype) if c.dtype in (np.float32, np.float64) else _SNAP64

@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import SequenceBatch, check_positive_int, check_sequences, check_sigma
 from ._activations import get_dual
 from ._batching import batched_gram
-from ._rntk import KernelResult, _check_dtype
+from ._declaration import KernelResult, check_dtype as _check_dtype
 
 __all__ = ["MLPNTK", "RBFKernel", "PolynomialKernel", "GAKKernel", "pad_sequences"]
 

@@ -1,7 +1,7 @@
 """CUDA C++ source of the fused GPU RNTK kernel (compiled by CuPy at run time).
 
 One thread computes one pair (i, j) of a tile: all time columns and layers of
-the forward form (SPEC §2) with the pair state (V, V', Q) per layer in
+the forward form of the recursion with the pair state (V, V', Q) per layer in
 registers (the depth L is a template parameter, 1..MAX_LAYERS). Layouts put
 the sample index last so that the threads of a warp, which differ in j, read
 consecutive addresses: xT, yT (W, m, N) right-aligned values, Sx, Sy (L, W, N)
@@ -19,7 +19,7 @@ SOURCE = r"""
 template <typename T>
 __host__ __device__ inline void rntk_dual_relu(T k1, T k2, T k3, T snap, T* v, T* d) {
     T s = sqrt(k1 * k2);
-    // zero variance: V' is undefined; SPEC 3.5 takes the c = 0 value 1/4
+    // zero variance: V' is undefined; by convention it takes the c = 0 value 1/4
     T c = s > T(0) ? k3 / s : T(0);
     c = c > T(1) - snap ? T(1) : (c < snap - T(1) ? T(-1) : c);
     T pmt = T(RNTK_PI) - acos(c);

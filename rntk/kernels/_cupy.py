@@ -1,6 +1,6 @@
 """RNTK Gram matrices on an NVIDIA GPU with CuPy.
 
-Two paths, one algorithm (SPEC §2, forward form):
+Two paths, one algorithm (the forward form of the recursion):
 
 * ``fused=True``: the CUDA kernel of ``_cuda_source`` (one thread per pair,
   all columns and layers in registers, upper triangle only for a training
@@ -22,7 +22,8 @@ import numpy as np
 
 from ._activations import relu_snap
 from ._cuda_source import MAX_LAYERS, SOURCE
-from ._recursion import cross_pairs, diagonal, self_variance_table
+from ._recursion import cross_pairs, diagonal
+from ._vectorized import duals_for, tables
 
 __all__ = ["cupy_gram", "is_cupy_array"]
 
@@ -46,15 +47,6 @@ def _module(dt, L):
     return _MODULES[key]
 
 
-def _device_tables(p, b, W, dt):
-    import cupy as cp
-
-    XR = cp.asarray(b.right_aligned(W))
-    start = cp.asarray(W - b.lengths)
-    S = self_variance_table(XR, start, p, xp=cp)  # float64 on the device
-    return XR, start, S
-
-
 def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
     """(ntk, nngp) as CuPy arrays of dtype ``dt``; ``by is None``: training Gram.
 
@@ -67,16 +59,18 @@ def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
     sym = by is None
     by_ = bx if sym else by
     W = int(max(bx.lengths.max(), by_.lengths.max()))
-    XR, sx, Sx = _device_tables(p, bx, W, dt)
-    YR, sy, Sy = (XR, sx, Sx) if sym else _device_tables(p, by_, W, dt)
+    hp = p.squares()
+    pair, diag = duals_for(p.dual, cp)
+    XR, sx, Sx = tables(bx, W, hp, diag, cp)  # float64 on the device
+    YR, sy, Sy = (XR, sx, Sx) if sym else tables(by_, W, hp, diag, cp)
     nx, ny = len(bx), len(by_)
     ntk = cp.zeros((nx, ny), dtype=dt)
     nngp = cp.zeros((nx, ny), dtype=dt)
-    sw2, su2, sb2, _ = (np.asarray(v, dtype=dt) for v in p._squares())
+    sw2, su2, sb2 = (np.asarray(v, dtype=dt) for v in hp[:3])
     sv2 = dt.type(p.sigma_v**2)
     if fused:
         if L > MAX_LAYERS:
-            raise ValueError(f"the fused CUDA kernel supports n_layers <= {MAX_LAYERS}; use backend='cupy-vectorized'")
+            raise ValueError(f"the fused CUDA kernel supports n_layers <= {MAX_LAYERS}; use backend='gpu-vectorized'")
         kernel = _module(dt, L)
         xT = cp.ascontiguousarray(XR.transpose(1, 2, 0).astype(dt))
         yT = xT if sym else cp.ascontiguousarray(YR.transpose(1, 2, 0).astype(dt))
@@ -84,7 +78,7 @@ def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
         Syd = Sxd if sym else cp.ascontiguousarray(Sy.astype(dt))
         sxi, syi = sx.astype(cp.int32), sy.astype(cp.int32)
         consts = [cp.asarray(v) for v in (sw2, su2, sb2)]
-        act = np.int32(0 if p._dual.name == "relu" else 1)
+        act = np.int32(0 if p.dual.name == "relu" else 1)
         snap = dt.type(relu_snap(dt))
         for i0 in range(0, nx, tile):
             ni = min(tile, nx - i0)
@@ -106,13 +100,13 @@ def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
                     ip, jp = ip[keep], jp[keep]
                 if ip.size == 0:
                     continue
-                t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, p,
-                                   xp=cp)
+                t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, hp,
+                                   pair)
                 ntk[ip, jp], nngp[ip, jp] = t, g
     if sym:
         ntk += cp.triu(ntk, 1).T
         nngp += cp.triu(nngp, 1).T
-        d_ntk, d_nngp = diagonal(Sx, sx, p, xp=cp)
+        d_ntk, d_nngp = diagonal(Sx, sx, hp, diag)
         idx = cp.arange(nx)
         ntk[idx, idx], nngp[idx, idx] = d_ntk.astype(dt), d_nngp.astype(dt)
     return ntk, nngp

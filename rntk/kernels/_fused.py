@@ -1,7 +1,7 @@
 """Fused CPU RNTK Gram kernel (numba, parallel).
 
 Per tile of pairs (TILE_I = 4 rows by a few hundred columns) the kernel runs
-all time steps and layers with the pair state of the forward form (SPEC §2)
+all time steps and layers with the pair state of the forward form of the recursion
 in a small per-tile buffer: V and P = 2 pi V' Q per layer. The innermost
 loop runs over the tile's columns and steps the pairs of all its rows,
 branch-free, so LLVM vectorises it. Sequences are

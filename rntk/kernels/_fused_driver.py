@@ -69,9 +69,9 @@ def _side(p, b, width, order, dt, name, index):
     P[:, :, n:] = 0
     d_ntk, d_nngp = np.empty(n), np.empty(n)
     peak, first_bad = np.empty(n), np.empty(n, dtype=np.int64)
-    sw2, su2, sb2, sh2 = (np.array(v) for v in p._squares())
+    sw2, su2, sb2, sh2 = (np.array(v) for v in p.squares()[:4])
     sample_tables(np.ascontiguousarray(b.data), b.lengths, order, sw2, su2, sb2, sh2, p.sigma_v**2,
-                  p._dual.name == "erf", float(np.finfo(dt).tiny), overflow_limit(dt),
+                  p.dual.name == "erf", float(np.finfo(dt).tiny), overflow_limit(dt),
                   P, d_ntk, d_nngp, peak, first_bad)
     check_diagonal_range(first_bad, peak, b.lengths, dt, name, index)
     start = (width - b.lengths)[order]
@@ -108,13 +108,13 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
     first = np.maximum(sx[tiles[:, 0]], sy[tiles[:, 2]])
     order, bounds = _assign(pairs * (W - first).astype(float), n_threads)
     tiles = np.ascontiguousarray(tiles[order])
-    sw2, su2, sb2, _ = (np.array(v, dtype=dt) for v in p._squares())
+    sw2, su2, sb2, _ = (np.array(v, dtype=dt) for v in p.squares()[:4])
     su2[0] = su2[0] / bx.n_features
     out = np.empty((2, nx, len(oy)), dtype=dt)
     try:
         numba.set_num_threads(n_threads)
         fused_cross(X, sx, Y, sy, bx.n_features, tiles, bounds, symmetric,
-                    ERF if p._dual.name == "erf" else RELU, sw2, su2, sb2, dt.type(p.sigma_v**2),
+                    ERF if p.dual.name == "erf" else RELU, sw2, su2, sb2, dt.type(p.sigma_v**2),
                     constants(dt), ox, oy, out)
     finally:
         numba.set_num_threads(threads_before)

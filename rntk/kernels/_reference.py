@@ -1,20 +1,20 @@
 """Literal per-pair implementations of the RNTK, for checking the fast paths.
 
-Three independent-by-construction forms of SPEC §2, written for clarity, not
+Three independent-by-construction forms of the recursion (``docs/kernel.md``), written for clarity, not
 speed, and generic over the scalar type (``M = math`` for float64, ``M =
 mpmath`` for many-digit arithmetic):
 
 * :func:`pair_general` evaluates Sigma(l, t, t') and Pi(l, t, t') for *every*
   (t, t'), as in the derivation, without assuming that only the end-aligned
   diagonal t' - t = T' - T matters;
-* :func:`pair_aligned` is SPEC §2 as printed: forward on the aligned diagonal,
+* :func:`pair_aligned` is the recursion as the paper states it: forward on the aligned diagonal,
   Pi backward on it;
 * :func:`pair_forward` is the forward form that carries the running tangent
   kernel Q(l, s) instead of Pi; the vectorised and fused paths implement it.
 
 All take ``x`` of shape (T, m) and ``y`` of shape (T', m) as nested sequences
 of scalars, ``p`` a :class:`rntk.RNTK`, and ``same`` (the pair is one and the
-same sample, which switches on the sigma_h term, SPEC §3.1). They return
+same sample, which switches on the sigma_h term). They return
 ``(ntk, nngp)``.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _dot(a, b):
 def self_variances(x, p, M=math):
     """Sigma(l, t, t)(x, x) for every layer and time step (sigma_h included)."""
     sw2, su2, sb2, sh2, _ = _sq(p, M)
-    dual, m = p._dual, len(x[0])
+    dual, m = p.dual, len(x[0])
     S = [[None] * len(x) for _ in range(p.n_layers)]
     for t in range(len(x)):
         for l in range(p.n_layers):
@@ -59,7 +59,7 @@ def _cross_dual(dual, Sx, Sy, S, l, t, u, same, M):
 def pair_general(x, y, p, same=False, M=math):
     """All-(t, t') recursion; see the module docstring."""
     sw2, su2, sb2, sh2, sv2 = _sq(p, M)
-    dual, L, m = p._dual, p.n_layers, len(x[0])
+    dual, L, m = p.dual, p.n_layers, len(x[0])
     T, Tp = len(x), len(y)
     Sx, Sy = self_variances(x, p, M), self_variances(y, p, M)
     S = [[[None] * Tp for _ in range(T)] for _ in range(L)]
@@ -100,7 +100,7 @@ def pair_general(x, y, p, same=False, M=math):
 def _aligned_forward(x, y, p, same, M):
     """Sigma and (V, V') on the end-aligned diagonal; x must be the shorter."""
     sw2, su2, sb2, sh2, _ = _sq(p, M)
-    dual, L, m = p._dual, p.n_layers, len(x[0])
+    dual, L, m = p.dual, p.n_layers, len(x[0])
     T, tau = len(x), len(y) - len(x)
     Sx, Sy = self_variances(x, p, M), self_variances(y, p, M)
     S = [[None] * T for _ in range(L)]
@@ -127,7 +127,7 @@ def _shorter_first(x, y):
 
 
 def pair_aligned(x, y, p, same=False, M=math):
-    """SPEC §2 as printed: aligned Sigma forward, Pi backward."""
+    """The paper's form: aligned Sigma forward, Pi backward."""
     x, y = _shorter_first(x, y)
     sw2, su2, _, _, sv2 = _sq(p, M)
     L, T = p.n_layers, len(x)

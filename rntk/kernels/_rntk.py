@@ -1,64 +1,38 @@
-"""The analytic RNTK: parameters, result container and the public ``gram``."""
+"""``RNTK``: the kernel declaration plus the ways to compute it."""
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, Union
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import (
-    SequenceBatch,
-    check_diagonal_range,
-    check_finite_result,
-    check_pair,
-    check_positive_int,
-    check_sequences,
-    check_sigma,
-    overflow_limit,
-)
-from ._activations import get_dual
+from .._validation import check_finite_result, check_pair, check_positive_int, check_sequences
 from ._batching import batched_gram
-from ._recursion import cross_pairs, diagonal, diagonal_scan, self_variance_table
+from ._declaration import (
+    BACKENDS,
+    Capabilities,
+    KernelResult,
+    RNTKDeclaration,
+    check_backend,
+    check_dtype,
+)
+from ._vectorized import check_range, vectorized_gram
 
-__all__ = ["RNTK", "KernelResult"]
+__all__ = ["RNTK"]
 
-Sigma = Union[float, Sequence[float]]
-BACKENDS = ("auto", "numba", "numpy", "reference", "cupy", "cupy-vectorized")
-_GPU = ("cupy", "cupy-vectorized")
-
-
-@dataclass(frozen=True)
-class KernelResult:
-    """Kernel values of a Gram evaluation.
-
-    Attributes
-    ----------
-    ntk : ndarray of shape (n_x, n_y), or (n_x,) for a diagonal
-        The neural tangent kernel Theta.
-    nngp : ndarray of the same shape
-        The output covariance at initialisation, E[f(x) f(x')].
-    """
-
-    ntk: np.ndarray
-    nngp: np.ndarray
-
-
-def _check_dtype(dtype) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt not in (np.float64, np.float32):
-        raise ValueError(f"dtype must be float64 or float32, got {dt}")
-    return dt
+_GPU = ("gpu-fused", "gpu-vectorized")
 
 
 @dataclass(frozen=True)
-class RNTK:
-    """Recurrent neural tangent kernel of an L-layer Elman RNN (SPEC §1-2).
+class RNTK(RNTKDeclaration):
+    """Recurrent neural tangent kernel of an L-layer Elman RNN.
 
-    One frozen declaration describes both the infinite-width kernel and the
-    finite network it is the limit of (NTK parametrisation; all raw weights
-    N(0, 1), hidden state h(l, 0) ~ N(0, sigma_h^2) per sequence).
+    The infinite-width NTK (and NNGP) of the network declared by the
+    parameters below, in the NTK parametrisation (all raw weights N(0, 1),
+    hidden state h(l, 0) ~ N(0, sigma_h^2) per sequence). The network, the
+    recursion and the conventions are stated in ``docs/kernel.md``.
 
     Parameters
     ----------
@@ -66,14 +40,14 @@ class RNTK:
     activation : {"relu", "erf"} or callable
         A vectorised callable gets its dual by Gauss-Hermite quadrature (see
         ``rntk.kernels._activations.QuadratureDual`` for its accuracy); it runs
-        on the "numpy" and "reference" backends only.
+        on the vectorized and reference backends only.
     sigma_w, sigma_u, sigma_b, sigma_h : float or sequence of n_layers floats
         Standard deviations (>= 0) of the recurrent weights, input weights,
         biases and initial hidden state, per layer.
     sigma_v : float
         Standard deviation of the read-out weights.
     activation_derivative : callable, optional
-        phi' for a callable activation; a five-point finite difference if None.
+        phi' for a callable activation; a central difference if None.
 
     Examples
     --------
@@ -92,28 +66,9 @@ class RNTK:
     Tangent Kernel", ICLR 2021, https://arxiv.org/abs/2006.10246
     """
 
-    n_layers: int = 1
-    activation: Union[str, Callable] = "relu"
-    sigma_w: Sigma = 2**0.5
-    sigma_u: Sigma = 1.0
-    sigma_b: Sigma = 0.0
-    sigma_h: Sigma = 0.0
-    sigma_v: float = 1.0
-    activation_derivative: Callable | None = field(default=None, compare=True)
-
-    def __post_init__(self):
-        L = self.n_layers
-        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-            raise ValueError(f"n_layers must be an integer >= 1, got {L!r}")
-        object.__setattr__(self, "n_layers", int(L))
-        for name in ("sigma_w", "sigma_u", "sigma_b", "sigma_h"):
-            object.__setattr__(self, name, check_sigma(getattr(self, name), name, int(L)))
-        object.__setattr__(self, "sigma_v", check_sigma(self.sigma_v, "sigma_v", None))
-        object.__setattr__(self, "_dual", get_dual(self.activation, self.activation_derivative))
-
-    def _squares(self):
-        sq = lambda v: tuple(s * s for s in v)  # noqa: E731
-        return sq(self.sigma_w), sq(self.sigma_u), sq(self.sigma_b), sq(self.sigma_h)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        variable_length=True, diag=True, backends=tuple(BACKENDS), differentiable=True, batch_size=True,
+    )
 
     # -- public API -----------------------------------------------------------
     def gram(
@@ -134,24 +89,22 @@ class RNTK:
             Sequences; trailing NaN time steps mark a shorter sequence.
         Y : same layout as X, optional
             If None, the training Gram of X: exactly symmetric, with the sigma_h
-            term on the diagonal only (SPEC §3.1). ``gram(X, X)`` never adds it.
-        backend : {"auto", "numba", "numpy", "reference", "cupy", "cupy-vectorized"}
-            "numba" is the fused parallel CPU kernel (relu/erf); "numpy" the
-            vectorised array-namespace path; "reference" the literal per-pair
-            SPEC §2 recursion (slow); "cupy" the fused CUDA kernel on an NVIDIA
-            GPU (relu/erf, depth <= 8) and "cupy-vectorized" the array-namespace
-            path on the GPU. "auto" picks "numba" when the activation has a
-            fused form and "numpy" otherwise (never the GPU). With the GPU
-            backends X and Y may be CuPy arrays; the result is then CuPy
-            arrays (numpy inputs give numpy results); mixing the two is an error.
+            term on the diagonal only (a sample meets its own initial state).
+            ``gram(X, X)`` never adds it.
+        backend : str
+            One of ``rntk.kernels.BACKENDS`` (its values say what each is).
+            "auto" picks "cpu-fused" when the activation has a fused form and
+            "cpu-vectorized" otherwise (never the GPU). With the GPU backends
+            X and Y may be CuPy arrays; the result is then CuPy arrays (numpy
+            inputs give numpy results); mixing the two is an error.
         dtype : {"float64", "float32"}
             Arithmetic and result precision of the pair recursion.
         batch_size : int, optional
             Evaluate in tiles of at most ``batch_size`` sequences a side (bounds
             memory; gives exactly the same result). Default: untiled for
-            "numba", ~2e6 pairs a tile for "numpy".
+            "cpu-fused", ~2e6 pairs a tile for "cpu-vectorized".
         n_jobs : int, optional
-            Threads for "numba" (default: numba's default); restored afterwards.
+            Threads for "cpu-fused" (default: numba's default); restored afterwards.
         progress : bool
             Show a progress bar over tiles.
 
@@ -165,20 +118,20 @@ class RNTK:
         ValueError
             On bad input; a ``KernelOverflowError`` (a ValueError) when the
             kernel's values would leave ``dtype``'s range, found from the
-            O(N T L) diagonal before any pair is computed (with "numba" and
-            ``batch_size``, before each tile's pairs).
+            O(N T L) diagonal before any pair is computed (with "cpu-fused"
+            and ``batch_size``, before each tile's pairs).
         """
-        dt = _check_dtype(dtype)
+        dt = check_dtype(dtype)
         backend = self._resolve_backend(backend, dt)
         if backend in _GPU:
             return self._gram_gpu(X, Y, backend, dt, batch_size)
         bx, by = check_pair(X, Y)
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
-        if batch_size is None and backend == "numpy":
+        if batch_size is None and backend == "cpu-vectorized":
             n = len(bx) if by is None else max(len(bx), len(by))
             batch_size = max(1, min(n, int(2e6**0.5)))
-        if backend != "numba":  # the fused kernel checks in its own per-sample pass, at no cost
+        if backend != "cpu-fused":  # the fused kernel checks in its own per-sample pass, at no cost
             self._check_range(bx, by, dt)
         name_y = "X" if by is None else "Y"
 
@@ -204,9 +157,8 @@ class RNTK:
         Raises a ``KernelOverflowError`` (a ValueError) as :meth:`gram` does.
         """
         bx = check_sequences(X, "X")
-        dt = _check_dtype(dtype)
-        ntk, nngp, peak, first_bad = diagonal_scan(bx.data, bx.lengths, self, overflow_limit(dt))
-        check_diagonal_range(first_bad, peak, bx.lengths, dt, "X")
+        dt = check_dtype(dtype)
+        ntk, nngp = check_range(bx, self.squares(), self.dual, dt)
         ntk, nngp = ntk.astype(dt), nngp.astype(dt)
         check_finite_result(ntk, nngp, dt)
         return KernelResult(ntk, nngp)
@@ -219,10 +171,10 @@ class RNTK:
         an optional dict of tensors overriding the hyperparameters ("sigma_w",
         "sigma_u", "sigma_b", "sigma_h" of shape (n_layers,), "sigma_v" scalar)
         so that the result can be differentiated with respect to them; ``diag``
-        only the pairs (X[i], Y[i]). Same values as :meth:`gram`; see
-        ``rntk.kernels._torch.rntk_torch``. Returns a :class:`KernelResult`
-        whose ``ntk`` and ``nngp`` are torch tensors of shape (N, M). A
-        non-finite result raises a ``KernelOverflowError`` (a ValueError).
+        only the pairs (X[i], Y[i]). Same values as :meth:`gram`: the same
+        recursion, run on torch tensors. Returns a :class:`KernelResult` whose
+        ``ntk`` and ``nngp`` are torch tensors of shape (N, M). A non-finite
+        result raises a ``KernelOverflowError`` (a ValueError).
         """
         import torch
 
@@ -259,28 +211,22 @@ class RNTK:
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
         self._check_range(bx, by, dt)
-        ntk, nngp = cupy_gram(self, bx, by, dt, fused=backend == "cupy", tile=batch_size or 8192)
+        ntk, nngp = cupy_gram(self, bx, by, dt, fused=backend == "gpu-fused", tile=batch_size or 8192)
         check_finite_result(ntk, nngp, dt, xp=cupy)
         if not on_gpu:
             ntk, nngp = ntk.get(), nngp.get()
         return KernelResult(ntk, nngp)
 
     def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-        fused_ok = self._dual.fused
+        backend = check_backend(backend)
+        fused_ok = self.dual.fused
         if backend == "auto":
-            backend = "numba" if fused_ok else "numpy"
-            if backend == "numba":
-                try:
-                    import numba  # noqa: F401
-                except ImportError:  # pragma: no cover - numba is a core dependency
-                    warnings.warn("numba is not importable; using the slower numpy backend")
-                    backend = "numpy"
-        if backend == "numba" and not fused_ok:
+            backend = "cpu-fused" if fused_ok else "cpu-vectorized"
+        if backend in ("cpu-fused", "gpu-fused") and not fused_ok:
+            alt = backend.replace("fused", "vectorized")
             raise ValueError(
-                f"backend='numba' supports the 'relu' and 'erf' activations only, not "
-                f"{self._dual.name!r}; use backend='numpy'"
+                f"backend={backend!r} supports the 'relu' and 'erf' activations only, not "
+                f"{self.dual.name!r}; use backend={alt!r}"
             )
         if backend in _GPU:
             try:
@@ -289,30 +235,16 @@ class RNTK:
                 cupy.cuda.runtime.getDeviceCount()
             except Exception as e:  # noqa: BLE001 - any failure means no usable GPU
                 raise ValueError(f"backend={backend!r} needs CuPy and an NVIDIA GPU ({type(e).__name__}: {e}); "
-                                 "install rntk[gpu] on a GPU machine or use backend='numba'") from e
-            if backend == "cupy" and not fused_ok:
-                raise ValueError(f"backend='cupy' supports the 'relu' and 'erf' activations only, not "
-                                 f"{self._dual.name!r}; use backend='cupy-vectorized'")
+                                 "install rntk[gpu] on a GPU machine or use backend='cpu-fused'") from e
         if backend == "reference" and dt != np.float64:
             raise ValueError("the reference backend computes in float64 only")
         return backend
 
     def _check_range(self, bx, by, dt):
-        """Refuse, before any pair is computed, a Gram whose diagonal leaves ``dt``'s range.
-
-        Every entry is bounded by its two samples' diagonal values, which one
-        O(N T L) float64 scan of each side gives (~30 ms at N = T = 500).
-        """
-        limit = overflow_limit(dt)
+        """Refuse, before any pair is computed, a Gram whose diagonal leaves ``dt``'s range."""
         for name, b in (("X", bx), ("Y", by)):
             if b is not None:
-                _, _, peak, first_bad = diagonal_scan(b.data, b.lengths, self, limit)
-                check_diagonal_range(first_bad, peak, b.lengths, dt, name)
-
-    def _tables(self, b: SequenceBatch, width: int):
-        XR = b.right_aligned(width)
-        start = width - b.lengths
-        return XR, start, self_variance_table(XR, start, self)
+                check_range(b, self.squares(), self.dual, dt, name)
 
     def _gram_tile(self, bx, by, backend, dt, n_jobs, index=(None, None), names=("X", "Y")):
         """Gram of one tile: ``by is None`` means the symmetric training Gram.
@@ -321,32 +253,11 @@ class RNTK:
         """
         if backend == "reference":
             return self._gram_reference(bx, by)
-        sym = by is None
-        if backend == "numba":
+        if backend == "cpu-fused":
             from ._fused_driver import fused_gram
 
             return fused_gram(self, bx, by, dt, n_jobs, index, names)
-        by_ = bx if sym else by
-        W = int(max(bx.lengths.max(), by_.lengths.max()))
-        nx, ny = len(bx), len(by_)
-        XR, sx, Sx = self._tables(bx, W)
-        YR, sy, Sy = (XR, sx, Sx) if sym else self._tables(by_, W)
-        ntk = np.empty((nx, ny), dtype=dt)
-        nngp = np.empty((nx, ny), dtype=dt)
-        if sym:
-            ip, jp = np.triu_indices(nx, 1)
-        else:
-            ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
-        if len(ip):
-            t, g = cross_pairs(XR.astype(dt), sx, Sx.astype(dt), YR.astype(dt), sy, Sy.astype(dt), ip, jp, self)
-            ntk[ip, jp], nngp[ip, jp] = t, g
-            if sym:
-                ntk[jp, ip], nngp[jp, ip] = t, g
-        if sym:
-            d_ntk, d_nngp = diagonal(Sx, sx, self)
-            idx = np.arange(nx)
-            ntk[idx, idx], nngp[idx, idx] = d_ntk, d_nngp
-        return ntk, nngp
+        return vectorized_gram(bx, by, self.squares(), self.dual, dt)
 
     def _gram_reference(self, bx, by):
         from ._reference import pair_aligned

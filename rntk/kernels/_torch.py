@@ -1,10 +1,11 @@
-"""Differentiable torch implementation of the analytic RNTK (SPEC §2, forward Q form).
+"""The RNTK on torch tensors, differentiable by autograd.
 
-The same recursion as :mod:`rntk.kernels._recursion` (end-aligned columns,
-self-variance table, exact same-sample diagonal, cross pairs without the sigma_h
-term), written with out-of-place torch operations only, so that ``ntk`` and
-``nngp`` can be differentiated by autograd with respect to the inputs and, when
-given as tensors, the hyperparameters. ReLU and erf only (closed-form duals).
+The recursion is :mod:`rntk.kernels._recursion`, run on torch tensors (its
+operations are out of place, so autograd differentiates ``ntk`` and ``nngp``
+with respect to the inputs and, when given as tensors, the hyperparameters).
+What is torch-specific lives here: input checking of tensors, the
+hyperparameter overrides, and the dual activations, whose derivatives need
+care at the edges. ReLU and erf only (closed-form duals).
 
 Derivative of arccos at c = +-1
 -------------------------------
@@ -29,7 +30,7 @@ Same-sample pairs never go through this: they use the exact c = 1 diagonal
 formulas (V = K/2, V' = 1/2 for ReLU).
 
 Other non-smooth points get a zero (sub)gradient: a zero-variance ReLU
-pre-activation (V' = 1/4 by SPEC §3.5; sqrt(K1 K2) at 0).
+pre-activation (V' = 1/4 by convention; sqrt(K1 K2) at 0).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import numpy as np
 import torch
 
 from ._activations import relu_snap
+from ._declaration import Hyper, RNTKDeclaration
+from ._recursion import cross_pairs, diagonal, self_variance_table
 
 __all__ = ["rntk_torch"]
 
@@ -58,7 +61,7 @@ def _relu_unit(c):
 def _relu_pair(k1, k2, k3):
     p = k1 * k2
     pos = p > 0
-    # zero variance: V' undefined, SPEC §3.5 takes the c = 0 value; safe sqrt/division
+    # zero variance: V' undefined, the convention takes the c = 0 value; safe sqrt/division
     # keep the (discarded) branch's derivative finite.
     s = torch.where(pos, torch.sqrt(torch.where(pos, p, 1.0)), 0.0)
     c = torch.where(pos, k3 / torch.where(pos, s, 1.0), 0.0)
@@ -162,78 +165,11 @@ def _hyper(kernel, sigma, dtype, device):
         sv2 = t.reshape(()) ** 2
     else:
         sv2 = kernel.sigma_v**2
-    return (*out, sv2)
-
-
-# -- the recursion ----------------------------------------------------------------
-def _self_variances(XR, start, hp, diag):
-    """Sigma(l, t, t)(x, x), sigma_h included: tensor (L, W, N), 0 before the start."""
-    sw2, su2, sb2, sh2, _ = hp
-    N, W, m = XR.shape
-    L = len(sw2)
-    zero = XR.new_zeros(N)
-    sq = (XR * XR).sum(-1)
-    rows = [[zero] * W for _ in range(L)]
-    for c in range(int(start.min()), W):
-        active, first = start <= c, start == c
-        for l in range(L):
-            prev = diag(rows[l][c - 1])[0] if c > 0 else zero
-            w = torch.where(first, sh2[l], prev)
-            inp = su2[0] / m * sq[:, c] if l == 0 else su2[l] * diag(rows[l - 1][c])[0]
-            rows[l][c] = torch.where(active, sw2[l] * w + inp + sb2[l], 0.0)
-    return torch.stack([torch.stack(r) for r in rows])
-
-
-def _diagonal(S, start, hp, diag):
-    """Every sample paired with itself (exact c = 1): ntk, nngp of shape (N,)."""
-    sw2, su2, _, _, sv2 = hp
-    L, W, N = S.shape
-    zero = S.new_zeros(N)
-    Q, Dp = [zero] * L, [zero] * L
-    for c in range(int(start.min()), W):
-        active = start <= c
-        for l in range(L):
-            sig = S[l, c]
-            _, d = diag(sig)
-            q = sig + sw2[l] * Dp[l] * Q[l]
-            if l > 0:
-                q = q + su2[l] * Dp[l - 1] * Q[l - 1]
-            Q[l] = torch.where(active, q, 0.0)
-            Dp[l] = torch.where(active, d, 0.0)
-    v, d = diag(S[L - 1, W - 1])
-    return sv2 * v + sv2 * d * Q[L - 1], sv2 * v
-
-
-def _cross(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
-    """Pairs (X[ip[k]], Y[jp[k]]) as different samples (no sigma_h): shape (P,)."""
-    sw2, su2, sb2, _, sv2 = hp
-    L, W = Sx.shape[0], Sx.shape[1]
-    m = XR.shape[2]
-    Sxp, Syp = Sx[:, :, ip], Sy[:, :, jp]
-    dots = (XR[ip] * YR[jp]).sum(-1) * (su2[0] / m)  # layer-1 input term, (P, W)
-    pstart = torch.maximum(sx[ip], sy[jp])
-    zero = XR.new_zeros(len(ip))
-    V, D, Q = [zero] * L, [zero] * L, [zero] * L
-    for c in range(int(pstart.min()), W):
-        active = pstart <= c  # a pair's state is exactly 0 before its first aligned step
-        for l in range(L):
-            if l == 0:
-                inp, qin = dots[:, c], 0.0
-            else:
-                inp, qin = su2[l] * V[l - 1], su2[l] * D[l - 1] * Q[l - 1]
-            # inactive pairs: sig = 0 (not sigma_b^2), so that the discarded dual branch
-            # stays finite (erf: a - 4 K3^2 < 0 otherwise) and its zero gradient is not NaN
-            sig = torch.where(active, sw2[l] * V[l] + inp + sb2[l], 0.0)
-            q = sig + sw2[l] * D[l] * Q[l] + qin
-            v, d = pair(Sxp[l, c], Syp[l, c], sig)
-            Q[l] = torch.where(active, q, 0.0)
-            V[l] = torch.where(active, v, 0.0)
-            D[l] = torch.where(active, d, 0.0)
-    return sv2 * V[L - 1] + sv2 * D[L - 1] * Q[L - 1], sv2 * V[L - 1]
+    return Hyper(*(tuple(v) for v in out), sv2)
 
 
 def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=None, diag=False):
-    """Differentiable RNTK Gram (SPEC §2) of torch tensors.
+    """Differentiable RNTK Gram of torch tensors.
 
     Parameters
     ----------
@@ -261,11 +197,9 @@ def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=Non
     -------
     ntk, nngp : tensors of shape (N, M) (or (N,) with ``diag``)
     """
-    from ._rntk import RNTK
-
-    if not isinstance(kernel, RNTK):
+    if not isinstance(kernel, RNTKDeclaration):
         raise TypeError(f"kernel must be an rntk.RNTK, got {type(kernel).__name__}")
-    name = kernel._dual.name
+    name = kernel.dual.name
     if not isinstance(kernel.activation, str) or name not in _DUALS:
         raise ValueError(
             f"the torch backend supports the 'relu' and 'erf' activations only, not {name!r}"
@@ -290,15 +224,15 @@ def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=Non
     if Y is None:
         W = int(lx.max())
         XR, sx = _widen(X, W), W - lx
-        Sx = _self_variances(XR, sx, hp, dual_diag)
-        d_ntk, d_nngp = _diagonal(Sx, sx, hp, dual_diag)
+        Sx = self_variance_table(XR, sx, hp, dual_diag)
+        d_ntk, d_nngp = diagonal(Sx, sx, hp, dual_diag)
         if diag:
             return d_ntk, d_nngp
         ip, jp = torch.triu_indices(N, N, 1, device=X.device)
         idx = torch.arange(N, device=X.device)
         out = []
         vals = (
-            _cross(XR, sx, Sx, XR, sx, Sx, ip, jp, hp, pair) if len(ip) else (d_ntk[:0], d_nngp[:0])
+            cross_pairs(XR, sx, Sx, XR, sx, Sx, ip, jp, hp, pair) if len(ip) else (d_ntk[:0], d_nngp[:0])
         )
         for off, dg in zip(vals, (d_ntk, d_nngp)):
             full = X.new_zeros(N, N).index_put((ip, jp), off).index_put((jp, ip), off)
@@ -307,14 +241,14 @@ def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=Non
     M = Y.shape[0]
     W = int(max(lx.max(), ly.max()))
     XR, sx, YR, sy = _widen(X, W), W - lx, _widen(Y, W), W - ly
-    Sx = _self_variances(XR, sx, hp, dual_diag)
-    Sy = _self_variances(YR, sy, hp, dual_diag)
+    Sx = self_variance_table(XR, sx, hp, dual_diag)
+    Sy = self_variance_table(YR, sy, hp, dual_diag)
     if diag:
         if M != N:
             raise ValueError(f"diag=True needs as many sequences in Y as in X, got {N} and {M}")
         ip = jp = torch.arange(N, device=X.device)
-        return _cross(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair)
+        return cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair)
     ip = torch.arange(N, device=X.device).repeat_interleave(M)
     jp = torch.arange(M, device=X.device).repeat(N)
-    ntk, nngp = _cross(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair)
+    ntk, nngp = cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair)
     return ntk.reshape(N, M), nngp.reshape(N, M)
