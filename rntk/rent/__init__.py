@@ -1,11 +1,16 @@
 """ReNT: greedy example selection for faster RNN training (nonparametric teaching).
 
-Selection rules, schedules and scores (numpy; rent-theory-spec §1.2-1.4,
-checked exactly by experiment R-1), and a trainer with models (torch,
-imported on first use of ``SequenceModel``, ``RentConfig``, ``SequenceData``
-or ``train``). Not built yet: the offline benchmark datasets, the OBS,
-Selective-Backprop and RHO-LOSS baselines, the CLI and the benchmark script.
+At every trigger epoch ReNT scores the training samples by how far the model
+is from their targets and trains on the top fraction r(e) until the next
+trigger. ``import rntk.rent`` loads numpy only: the selection rules,
+schedules and scores, the configuration, method and task names with each
+task's defaults, the data container and the training history. The models and
+the trainer (torch) are imported on first use of ``SequenceModel``,
+``train`` or ``CheckpointError``.
 """
+from ._config import METHODS, TASK_NAMES, RentConfig, default_schedule, default_training
+from ._data import SequenceData
+from ._history import EpochRecord, TrainHistory
 from ._schedules import ratio_schedule, trigger_epochs
 from ._scores import classification_scores, element_scores, regression_scores
 from ._selection import (
@@ -25,11 +30,12 @@ __all__ = [
     "regression_scores", "classification_scores", "element_scores",
     "partition", "n_selected", "quotas", "select_global", "select_batches", "select_sequences",
     "random_batches", "random_sequences", "scores_by_id",
-    "SequenceModel", "RentConfig", "SequenceData", "train", "CheckpointError",
+    "RentConfig", "METHODS", "TASK_NAMES", "default_schedule", "default_training",
+    "SequenceData", "TrainHistory", "EpochRecord",
+    "SequenceModel", "train", "CheckpointError",
 ]
 
-_LAZY = {"SequenceModel": "_models", "RentConfig": "_trainer", "SequenceData": "_trainer", "train": "_trainer",
-         "CheckpointError": "_trainer"}
+_LAZY = {"SequenceModel": "_models", "train": "_trainer", "CheckpointError": "_checkpoint"}
 
 
 def __getattr__(name):

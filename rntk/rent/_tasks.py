@@ -1,10 +1,12 @@
-"""The offline benchmark tasks of rent-theory-spec §2, as train/val/test splits.
+"""The offline benchmark tasks of ReNT, as train/val/test splits.
 
 Each task is built from offline sources only: the UCR data packages of the
 ``rntk[ucr]`` extra (Crop, ElectricDevices, FordA), the Mauna Loa CO2 series shipped with rntk
 (``rntk.datasets.load_co2``), or seeded generators (NARMA-10,
 switching-AR(2) regime tagging). Scalers are fitted on the training split only
-(ambiguity A15: the paper fits before splitting).
+(the ReNT paper fits them before splitting, which lets the test split leak
+into the scaling). Which kind of task each one is, and its defaults, are in
+``_config.TASK_INFO``, known without loading anything.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validation import check_positive_int
+from ._config import TASK_INFO
+from ._data import SequenceData
 from ._synthetic import narma10, regime_filter, switching_ar2
 
 __all__ = ["Task", "load_task", "TASKS"]
@@ -33,10 +37,9 @@ class Task:
     meta: dict = field(default_factory=dict)
 
 
-def _data(X, lengths, y):
-    from ._trainer import SequenceData
-
-    return SequenceData(X, lengths, y)
+def _task(name, input_dim, out_dim, train, val, test, meta):
+    info = TASK_INFO[name]
+    return Task(name, info.task, info.level, input_dim, out_dim, train, val, test, meta)
 
 
 def _full(X):
@@ -64,9 +67,9 @@ def _crop_forecast(seed, cap):
     mu, sd = X[tr].mean(), X[tr].std()
     Z = (X - mu) / sd
     inp, out = Z[:, :36, None], Z[:, 36:]
-    mk = lambda i: _data(inp[i], _full(inp[i]), out[i])  # noqa: E731
-    return Task("crop-forecast", "regression", "sequence", 1, 10, mk(tr), mk(va), mk(te),
-                {"source": "UCR Crop (raw), first 36 steps -> last 10, 70/15/15 by series"})
+    mk = lambda i: SequenceData(inp[i], _full(inp[i]), out[i])  # noqa: E731
+    return _task("crop-forecast", 1, 10, mk(tr), mk(va), mk(te),
+                 {"source": "UCR Crop (raw), first 36 steps -> last 10, 70/15/15 by series"})
 
 
 def _co2(seed, cap):
@@ -78,15 +81,15 @@ def _co2(seed, cap):
     n = len(W)
     a, b = int(0.7 * n), int(0.85 * n)
     tr = _cap(np.arange(a), cap, np.random.default_rng(seed))
-    # the scaler sees the weeks inside the kept training windows only (A15)
+    # the scaler sees the weeks inside the kept training windows only
     seen = np.zeros(len(s), dtype=bool)
     for i in tr:
         seen[i : i + n_in + n_out] = True
     mu, sd = s[seen].mean(), s[seen].std()
     Z = (W - mu) / sd
-    mk = lambda i: _data(Z[i, :n_in, None], np.full(len(i), n_in), Z[i, n_in:])  # noqa: E731
-    return Task("co2", "regression", "sequence", 1, n_out, mk(tr), mk(np.arange(a, b)),
-                mk(np.arange(b, n)), {"source": "Mauna Loa weekly CO2 1958-2001 (rntk.datasets.load_co2), 104 -> 13, chronological"})
+    mk = lambda i: SequenceData(Z[i, :n_in, None], np.full(len(i), n_in), Z[i, n_in:])  # noqa: E731
+    return _task("co2", 1, n_out, mk(tr), mk(np.arange(a, b)), mk(np.arange(b, n)),
+                 {"source": "Mauna Loa weekly CO2 1958-2001 (rntk.datasets.load_co2), 104 -> 13, chronological"})
 
 
 def _ucr_classification(name, key):
@@ -101,9 +104,9 @@ def _ucr_classification(name, key):
         perm = rng.permutation(len(Xtr))
         nv = len(Xtr) // 10
         va, tr = perm[:nv], _cap(perm[nv:], cap, rng)
-        mk = lambda X, y: _data(X[:, :, None], _full(X), y)  # noqa: E731
-        return Task(key, "classification", "sequence", 1, len(classes), mk(Xtr[tr], ytr[tr]),
-                    mk(Xtr[va], ytr[va]), mk(Xte, yte), {"source": f"UCR {name}, official split, val = 10% of TRAIN"})
+        mk = lambda X, y: SequenceData(X[:, :, None], _full(X), y)  # noqa: E731
+        return _task(key, 1, len(classes), mk(Xtr[tr], ytr[tr]),
+                     mk(Xtr[va], ytr[va]), mk(Xte, yte), {"source": f"UCR {name}, official split, val = 10% of TRAIN"})
 
     return build
 
@@ -111,9 +114,9 @@ def _ucr_classification(name, key):
 def _narma(seed, cap):
     n_tr = 10_000 if cap is None else min(cap, 10_000)
     U, Y = narma10(n_tr + 4000, 200, seed=seed)
-    mk = lambda s: _data(U[s], np.full(len(U[s]), 200), Y[s])  # noqa: E731
-    return Task("narma10", "regression", "element", 1, 1, mk(slice(0, n_tr)), mk(slice(n_tr, n_tr + 2000)),
-                mk(slice(n_tr + 2000, None)), {"source": "NARMA-10, seeded"})
+    mk = lambda s: SequenceData(U[s], np.full(len(U[s]), 200), Y[s])  # noqa: E731
+    return _task("narma10", 1, 1, mk(slice(0, n_tr)), mk(slice(n_tr, n_tr + 2000)),
+                 mk(slice(n_tr + 2000, None)), {"source": "NARMA-10, seeded"})
 
 
 def _regime(seed, cap):
@@ -121,10 +124,10 @@ def _regime(seed, cap):
     X, Z = switching_ar2(n_tr + 4000, 200, seed=seed)
     te = slice(n_tr + 2000, None)
     ceiling = float((regime_filter(X[te]).argmax(-1) == Z[te]).mean())
-    mk = lambda s: _data(X[s], np.full(len(X[s]), 200), Z[s])  # noqa: E731
-    return Task("regime-tagging", "classification", "element", 1, 3, mk(slice(0, n_tr)),
-                mk(slice(n_tr, n_tr + 2000)), mk(te),
-                {"source": "switching AR(2), seeded", "bayes_test_accuracy": ceiling})
+    mk = lambda s: SequenceData(X[s], np.full(len(X[s]), 200), Z[s])  # noqa: E731
+    return _task("regime-tagging", 1, 3, mk(slice(0, n_tr)),
+                 mk(slice(n_tr, n_tr + 2000)), mk(te),
+                 {"source": "switching AR(2), seeded", "bayes_test_accuracy": ceiling})
 
 
 def _segment_tagging(seed, cap):
@@ -146,13 +149,13 @@ def _segment_tagging(seed, cap):
         pick = rng.choice(pool, (n, 4))
         seqs = z(X[pick.ravel()]).reshape(n, 4 * X.shape[1])
         labels = np.repeat(y[pick], X.shape[1], axis=1)
-        return _data(seqs[:, :, None], np.full(n, seqs.shape[1]), labels)
+        return SequenceData(seqs[:, :, None], np.full(n, seqs.shape[1]), labels)
 
     n_tr = 10_000 if cap is None else min(cap, 10_000)
-    return Task("segment-tagging", "classification", "element", 1, len(classes),
-                build(Xtr, ytr, pools["train"], n_tr), build(Xtr, ytr, pools["val"], 1000),
-                build(Xte, yte, np.arange(len(Xte)), 2000),
-                {"source": "4 z-normalised ElectricDevices series per sequence, per-step class labels"})
+    return _task("segment-tagging", 1, len(classes),
+                 build(Xtr, ytr, pools["train"], n_tr), build(Xtr, ytr, pools["val"], 1000),
+                 build(Xte, yte, np.arange(len(Xte)), 2000),
+                 {"source": "4 z-normalised ElectricDevices series per sequence, per-step class labels"})
 
 
 TASKS = {
