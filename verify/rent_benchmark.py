@@ -71,9 +71,10 @@ R7_METHODS = (("full", False), ("rent-b", False), ("rent-s", False), ("rent-s", 
 
 
 def _schedule(task):
-    if task.task == "regression" and task.level == "sequence":
-        return dict(ratio="step", r0=0.1, trigger="incremental", lr=1e-3, hidden=128, batch_size=32)
-    return dict(ratio="r-step", r0=0.7, r_min=0.4, trigger="constant", every=5, lr=2e-3, hidden=64, batch_size=32)
+    """The task's default schedule and training settings (the same registry as ``rntk rent train``)."""
+    from rntk.rent import default_schedule, default_training
+
+    return {**default_schedule(task.name), **default_training(task.name)}
 
 
 def _subset(data, n, seed=0):
@@ -105,7 +106,7 @@ def run_one(spec: dict) -> str:
     import torch
 
     from rntk.rent import RentConfig, SequenceModel, train
-    from rntk.rent._tasks import load_task
+    from rntk.rent import load_task
 
     torch.set_num_threads(1)
     task = load_task(spec["task"], seed=0, max_train=spec["max_train"])
@@ -125,53 +126,39 @@ def run_one(spec: dict) -> str:
     return str(spec["out"])
 
 
-def _init_worker():
-    import os
-
-    for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[v] = "1"
-
-
 def run_all(specs, jobs):
     """Run the specs (largest first when parallel); finished runs are read back from disk.
 
     Ctrl-C, SIGTERM or an error in a run cancel the queued runs and stop the
-    running ones (see ``rntk._runner``); finished runs and the per-epoch
-    checkpoints of stopped ones are kept for the next invocation.
+    running ones (``rntk.experiments.run_units``); finished runs and the
+    per-epoch checkpoints of stopped ones are kept for the next invocation.
     """
     import json
     from pathlib import Path
 
-    from rntk._runner import run_parallel
+    from rntk.experiments import run_units
 
     # longest runs first, so that the last ones running in parallel are short
     todo = sorted((s for s in specs if not _finished(s)), key=lambda s: -RELATIVE_COST.get(s["task"], 1))
-    run_parallel(run_one, [(s,) for s in todo], jobs, initializer=_init_worker)
+    run_units(run_one, [(s,) for s in todo], n_jobs=jobs, threads_per_unit=1)
     return [json.loads((Path(s["out"]) / "history.json").read_text()) for s in specs]
 
 
 def _finished(spec) -> bool:
-    """Whether the run of ``spec`` has ended; a damaged history is reported and the run redone.
+    """Whether the run of ``spec`` has ended; a damaged history is named and the run redone.
 
     The trainer writes ``history.json`` atomically and rewrites it from its
     checkpoint, so a damaged file concerns that run only, and is replaced.
     """
-    import json
     from pathlib import Path
 
-    f = Path(spec["out"]) / "history.json"
-    if not f.is_file():
-        return False
-    try:
-        h = json.loads(f.read_text())
-        # "test" is written once, when the run has ended (its last epoch or its plateau); a
-        # run asked for with other epochs is not this one
-        return "test" in h and h["config"]["epochs"] == spec["epochs"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"rent_benchmark: warning: run history {f} is damaged ({type(e).__name__}: {e}); "
-              "discarding it and redoing the run (from its checkpoint when there is one)",
-              file=sys.stderr, flush=True)
-        return False
+    from rntk.experiments import load_cached
+
+    # "test" is written once, when the run has ended (its last epoch or its plateau); a
+    # run asked for with other epochs is not this one
+    h = load_cached(Path(spec["out"]) / "history.json",
+                    lambda h: "test" in h and h["config"]["epochs"] == spec["epochs"])
+    return h is not None
 
 
 def _mean_se(values):
@@ -287,7 +274,7 @@ def _plot_curves(kinds, per, summary, path, title):
 
 
 def main_r6(args, tier, cfg_t, out):
-    from rntk.rent._tasks import load_task
+    from rntk.rent import load_task
 
     base = TIERS[tier]
     changed = [f"{k[0]}{cfg_t[k]}" for k in ("seeds", "epochs", "max_train") if cfg_t[k] != base[k]]
@@ -342,7 +329,7 @@ def main_r6(args, tier, cfg_t, out):
 
 
 def main_r7(args, out):
-    from rntk.rent._tasks import load_task
+    from rntk.rent import load_task
 
     tasks = args.tasks or list(R7)
     max_train = args.max_train or 2000
@@ -441,7 +428,7 @@ def main(argv=None):
                 cfg_t[k] = getattr(args, k)
         return main_r6(args, tier, cfg_t, out)
     except KeyboardInterrupt as e:
-        from rntk._runner import exit_status, signal_name
+        from rntk.experiments import exit_status, signal_name
 
         print(f"rent_benchmark: stopped by {signal_name(e)}; finished runs and the checkpoints of "
               f"stopped ones are kept under {out / 'rent_runs'} (run the same command again to resume)",

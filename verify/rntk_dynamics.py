@@ -49,8 +49,7 @@ def main(argv=None):
 
     from rntk import RNTK
     from rntk.dynamics import KernelFlow, constant_schedule, functional_gd, train_pgd
-    from rntk.empirical import RNN
-    from rntk.empirical._rnn import as_batch
+    from rntk.empirical import RNN, as_batch
 
     kernel = RNTK(activation="relu", sigma_w=2**0.5, sigma_u=1.0, sigma_b=0.1, sigma_h=0.0, sigma_v=1.0)
     rng = np.random.default_rng(SEED)

@@ -24,11 +24,12 @@ Modes:
   (Trace is real; SynthCBF and SynthVarLenSines are synthetic, with no paper
   numbers).
 
-Work is split into (dataset, kernel family) units, run by ``--jobs`` worker
-processes (default: one per CPU, each with one numba thread; the largest units
-first). Resumable at two levels: every finished unit is cached in
-``<out>/table_ucr_cache/<dataset>__<family>.json`` under a key of the grids
-and protocol, and a running unit checkpoints its finished kernel
+Work is split into (dataset, kernel family) units, run by ``--jobs`` workers
+of ``rntk.experiments.run_units`` (default: one per CPU, each with one numba
+thread; the largest units first; loky processes unless
+``joblib.parallel_config`` selects another backend). Resumable at two levels:
+every finished unit is cached in ``<out>/table_ucr_cache/<dataset>__<family>.json``
+under a key of the grids and protocol, and a running unit checkpoints its finished kernel
 configurations to ``<dataset>__<family>.npz`` at least once a minute
 (``kernel_grid_search(checkpoint=...)``), so an interrupted run loses at most
 a minute of work. Ctrl-C or SIGTERM stop a run within seconds (queued units
@@ -50,7 +51,8 @@ import numpy as np
 from _common import out_dir, parser, save_figure, write_json
 from _paper_ucr import COLUMNS, TABLE2, UCR_NAME
 
-C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)  # the paper's C values
+from rntk.estimators import C_GRID  # the paper's C values, defined once
+
 CV_FOLDS = 10  # the paper's 10-fold CV
 CV_FOLDS_QUICK = 5  # quick mode: half the SVM fits (they, not the Grams, dominate its time)
 SEED = 0  # fold shuffle
@@ -109,7 +111,8 @@ def configs(family: str, grid: dict, X=None):
     if family == GAK:
         from tslearn.metrics import sigma_gak
 
-        base = float(sigma_gak(GAKKernel._tslearn_layout(_batch(X)), random_state=0))
+        # X is NaN-padded at the end (the UCR layout), which tslearn reads as variable lengths
+        base = float(sigma_gak(X, random_state=0))
         return [({"sigma": s * base, "sigma_scale": s}, GAKKernel(sigma=s * base)) for s in grid["sigma_scale"]]
     keys = list(grid)
     out = []
@@ -125,12 +128,6 @@ def configs(family: str, grid: dict, X=None):
             k = PolynomialKernel(**p)
         out.append((p, k))
     return out
-
-
-def _batch(X):
-    from rntk._validation import check_sequences
-
-    return check_sequences(X)
 
 
 def unit_norm(X: np.ndarray) -> np.ndarray:
@@ -213,14 +210,6 @@ def _unit_cost(facts: dict, fam: str, grids: dict) -> float:
     return fits + gram
 
 
-def _worker_init():
-    # one numba (and BLAS) thread per worker process: the workers are the parallelism
-    import os
-
-    for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[v] = "1"
-
-
 def _grid_key(quick: bool, grids: dict, folds: int, fam: str) -> str:
     blob = json.dumps({"quick": quick, "grid": grids[fam], "family": fam, "C": C_GRID, "cv": folds,
                        "seed": SEED, "protocol": 2}, sort_keys=True)
@@ -260,49 +249,40 @@ def selected_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cached(f, key: str):
-    """The cached record of a unit, or None when it is absent, from other grids or damaged.
-
-    Cache files are written atomically (temp file in the same folder, then a
-    rename), so a damaged one is damaged on its own: the unit is recomputed
-    and its file replaced, after a warning that names it.
-    """
-    if not f.is_file():
-        return None
-    try:
-        rec = json.loads(f.read_text())
+def _unit_record(key: str):
+    """``accept`` for :func:`rntk.experiments.load_cached`: a unit record of these grids."""
+    def accept(rec) -> bool:
         if not isinstance(rec, dict):
             raise ValueError(f"holds a JSON {type(rec).__name__}, not a unit record")
-    except (OSError, ValueError) as e:
-        print(f"table_ucr: warning: cached unit {f} is damaged ({type(e).__name__}: {e}); "
-              "discarding it and recomputing the unit", file=sys.stderr, flush=True)
-        return None
-    return rec if rec.get("key") == key else None
+        return rec.get("key") == key
+
+    return accept
 
 
-def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
+def compute_units(units, grids, folds, root, cache, key_of, jobs):
     """Run the (dataset, family) units not yet cached; returns {(name, fam): record}.
 
-    Each unit is cached as soon as it finishes. Ctrl-C, SIGTERM or an error
-    in a unit cancel the queued units and stop the running ones (see
-    ``rntk._runner``); what finished stays cached, and a stopped unit's
-    checkpoint is resumed by the next run.
+    Each unit is cached as soon as it finishes; a damaged cache file is named
+    and its unit recomputed. Ctrl-C, SIGTERM or an error in a unit cancel the
+    queued units and stop the running ones (``rntk.experiments.run_units``);
+    what finished stays cached, and a stopped unit's checkpoint is resumed by
+    the next run.
     """
     from tqdm.auto import tqdm
 
-    from rntk._runner import run_parallel
+    from rntk.experiments import load_cached, run_units
 
     done, todo = {}, []
     for name, fam in units:
-        rec = _cached(cache / f"{name}__{fam}.json", key_of[fam])
+        rec = load_cached(cache / f"{name}__{fam}.json", _unit_record(key_of[fam]))
         if rec is not None:
             done[(name, fam)] = rec
         else:
             todo.append((name, fam))
     bar = tqdm(total=len(units), initial=len(done), desc="table_ucr units", unit="unit")
 
-    def finish(task, rec):
-        name, fam = task[:2]
+    def finish(unit, rec):
+        name, fam = unit[:2]
         rec["key"] = key_of[fam]
         write_json(cache / f"{name}__{fam}.json", rec)
         (cache / f"{name}__{fam}.npz").unlink(missing_ok=True)  # the checkpoint is spent
@@ -312,7 +292,8 @@ def run_units(units, grids, folds, root, cache, key_of, jobs, quick):
 
     args = [(n, f, grids, folds, root, str(cache / f"{n}__{f}.npz")) for n, f in todo]
     try:
-        run_parallel(run_unit, args, jobs, finish, initializer=_worker_init)
+        # one numba (and BLAS) thread per unit: the workers are the parallelism
+        run_units(run_unit, args, n_jobs=jobs, on_result=finish, threads_per_unit=1)
     finally:
         bar.close()
     return done
@@ -366,9 +347,9 @@ def main(argv=None):
     units = sorted(((n, f) for n in names for f in fams if not (f == GAK and n in gak_skipped)),
                    key=lambda u: -_unit_cost(facts[u[0]], u[1], grids))
     try:
-        done = run_units(units, grids, folds, args.root, cache, key_of, jobs, args.quick)
+        done = compute_units(units, grids, folds, args.root, cache, key_of, jobs)
     except KeyboardInterrupt as e:
-        from rntk._runner import exit_status, signal_name
+        from rntk.experiments import exit_status, signal_name
 
         print(f"table_ucr: stopped by {signal_name(e)}; finished units are kept in {cache} "
               "(run the same command again to resume)", file=sys.stderr)

@@ -35,8 +35,7 @@ def main(argv=None):
     from tqdm.auto import tqdm
 
     from rntk import RNTK
-    from rntk.empirical import RNN, empirical_ntk
-    from rntk.empirical._rnn import as_batch
+    from rntk.empirical import RNN, as_batch, empirical_ntk
 
     kernel = RNTK(activation="relu", sigma_w=2**0.5, sigma_u=1.0, sigma_b=0.1, sigma_h=0.0, sigma_v=1.0)
     rng = np.random.default_rng(SEED)

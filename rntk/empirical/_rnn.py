@@ -32,7 +32,36 @@ _ACTIVATIONS: dict[str, Callable] = {
 
 
 def as_batch(X, dtype=torch.float64, width: int | None = None):
-    """Validate sequences and return ``(x, lengths)``: x right-aligned (N, W, m)."""
+    """Sequences as the input of :class:`RNN`: values right-aligned in time, and lengths.
+
+    Parameters
+    ----------
+    X : list of array-like of shape (T_i, m) or (T_i,), or array-like of shape (N, T, m) or (N, T)
+        Any input :meth:`rntk.RNTK.gram` accepts; trailing all-NaN time steps
+        mark a shorter sequence (the UCR convention).
+    dtype : torch.dtype
+        Of the values.
+    width : int, optional
+        Time steps W of the batch (>= the longest sequence). Default: the longest.
+
+    Returns
+    -------
+    x : torch.Tensor of shape (N, W, m)
+        Sequence i in the last ``lengths[i]`` columns, zeros before (the
+        end alignment of the RNTK and of ``RNN.forward``).
+    lengths : torch.Tensor of shape (N,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rntk.empirical import as_batch
+    >>> x, lengths = as_batch([np.array([1.0, 2.0]), np.array([3.0])])
+    >>> x[:, :, 0]
+    tensor([[1., 2.],
+            [0., 3.]], dtype=torch.float64)
+    >>> lengths
+    tensor([2, 1])
+    """
     b = check_sequences(X)
     W = int(b.lengths.max()) if width is None else width
     return torch.as_tensor(b.right_aligned(W), dtype=dtype), torch.as_tensor(b.lengths)

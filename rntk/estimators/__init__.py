@@ -4,7 +4,7 @@ The finite RNN baselines (``fit_rnn_baseline``, ``rnn_grid_search``) import
 torch on first use."""
 from ._estimators import KernelRidgeRegressor, KernelSVC, gram_block
 from ._metrics import friedman_rank, mean_accuracy, p_within, pma, summarize
-from ._search import GridSearchResult, kernel_grid_search
+from ._search import C_GRID, GridSearchResult, kernel_grid_search
 
 __all__ = [
     "KernelSVC",
@@ -12,6 +12,7 @@ __all__ = [
     "gram_block",
     "kernel_grid_search",
     "GridSearchResult",
+    "C_GRID",
     "mean_accuracy",
     "p_within",
     "pma",
