@@ -1,4 +1,4 @@
-"""R-1: ReNT selection, quotas, schedules and scores, checked exactly (rent-theory-spec §1.2-1.4)."""
+"""R-1: ReNT selection, quotas, schedules and scores, checked exactly."""
 import math
 
 import numpy as np
@@ -125,7 +125,7 @@ def test_quotas_property(sizes, r):
     assert (q >= 0).all() and (q <= np.array(sizes)).all()
 
 
-# -- the shuffled-loader regression test (spec §1.9) ------------------------------
+# -- the shuffled-loader regression test ------------------------------
 def test_scores_follow_ids_not_loader_positions():
     """Scores gathered from a shuffled loader must be attached to sample ids. The
     lineage bug mapped "batch c" to ids [c b, (c+1) b): under shuffling that
@@ -176,7 +176,7 @@ def test_r_step_schedule(E):
 
 
 def test_incremental_triggers_match_the_spec_example():
-    """Spec §1.4: E = 100 gives a 25-epoch warm-up, then gaps 1, 3, 6, 8, 10 in five 15-epoch phases."""
+    """E = 100 gives a 25-epoch warm-up, then gaps 1, 3, 6, 8, 10 in five 15-epoch phases."""
     t = trigger_epochs("incremental", 100)
     expected = list(range(25)) + list(range(25, 40)) + list(range(40, 55, 3)) + list(range(55, 70, 6)) \
         + list(range(70, 85, 8)) + list(range(85, 100, 10))

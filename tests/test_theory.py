@@ -1,4 +1,4 @@
-"""Building blocks of the theory checks (rntk.theory): seeds 004 and 002.
+"""Building blocks of the theory checks (rntk.theory): the diagonal-RNN and learnability-window papers.
 
 Every reference below is computed another way than the code under test:
 torch autograd for the numpy recursions, Gauss-Hermite quadrature for the

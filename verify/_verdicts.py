@@ -1,4 +1,4 @@
-"""Verdicts for the theory checks (seeds 002, 004), computed from thresholds.
+"""Verdicts for the theory checks (Cayci & Eryilmaz; Livi), computed from thresholds.
 
 A claim is "supported" when every pass condition holds, "not supported" when
 one fails, and "inconclusive" when a condition could not be evaluated (a

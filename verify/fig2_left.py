@@ -3,7 +3,7 @@ sequences of different lengths, x = (1, -1, 1), x'(a) = (cos a, sin a).
 
 ReLU, sigma_w = sqrt(2), sigma_u = 1, sigma_b = sigma_h = 0, sigma_v = 1 (the
 paper's setting). The curve has kinks where a step of x' is 0 (a = pi/2,
-3pi/2: a zero-variance pre-activation) and is negative near 3pi/2 (SPEC §3).
+3pi/2: a zero-variance pre-activation) and is negative near 3pi/2.
 Empirical points: the mean empirical NTK of independent finite RNNs of
 width n = 1000, 2000, 4000 (NTK parametrisation, the same declaration), with
 error bars of two standard errors of the mean. The analytic curve is also

@@ -1,7 +1,7 @@
 """RNTK paper, Figure 2 (right): a wide finite RNN's empirical NTK converges to
 the analytic RNTK as the width n grows, with tied and with untied weights.
 
-50 Gaussian sequences of length 5 (m = 1, SPEC §4.10), one-layer ReLU RNN,
+50 Gaussian sequences of length 5 (m = 1; the paper does not state it), one-layer ReLU RNN,
 sigma_w = sqrt(2), sigma_u = 1, sigma_b = sigma_h = 0, sigma_v = 1. For every
 width, several independent networks; the error of one network is the relative
 Frobenius error ||Theta_hat - Theta||_F / ||Theta||_F of its empirical Gram

@@ -4,7 +4,7 @@ What is computed (the paper's eq. 22, s(t) = ||grad_{x_t} Theta(x, x')||_2):
 for a pair of independent sequences x, x' of length T with x_t, x'_t ~ N(0, 1)
 (input dimension m = 1, so the 2-norm is an absolute value), s(t) is the
 absolute derivative of the analytic ntk Theta(x, x') (a cross pair: no sigma_h
-term, SPEC §3.1) with respect to x_t, the input of the *first* argument at
+term) with respect to x_t, the input of the *first* argument at
 time t, by autograd through ``RNTK.gram_torch`` (float64). The curve drawn is
 the mean of s(t) over the pairs, divided by its maximum over t:
 mean_pairs s(t) / max_t mean_pairs s(t). The JSON also holds the other reading

@@ -1,4 +1,4 @@
-"""Livi (seed 002), the sample-size law (experiment L-1): under symmetric
+"""Livi, the sample-size law (experiment L-1): under symmetric
 alpha-stable gradient noise, the sample size needed to detect a signal of size
 f(l) scales as N ~ f^(-kappa_alpha), kappa_alpha = alpha / (alpha - 1) (arXiv
 v4+), not f^(-alpha) as the seed's v1 abstract states; and the law is a

@@ -1,4 +1,4 @@
-"""Livi (seed 002), the effective-learning-rate envelope (experiment L-2): in
+"""Livi, the effective-learning-rate envelope (experiment L-2): in
 real torch GRU/LSTM cells, is the first-order transport D_{t,l} = prod diag(lambda)
 (lambda = GRU update gate z, LSTM forget gate f) an accurate stand-in for the
 true Jacobian product J_{t,l}, and does f(l) = sum_i D_ii decay as the gate

@@ -1,4 +1,4 @@
-"""Livi (seed 002), the learnability window end to end (experiment L-3): how
+"""Livi, the learnability window end to end (experiment L-3): how
 far back a trained GRU can recover its input, H_N, against the sample size N,
 the gate spectrum and the tail index of the target noise.
 

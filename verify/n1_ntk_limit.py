@@ -1,4 +1,4 @@
-"""Cayci & Eryilmaz (seed 004), Proposition 2 (experiment N-1): the NTK of the
+"""Cayci & Eryilmaz, Proposition 2 (experiment N-1): the NTK of the
 diagonal Elman RNN at a symmetric initialisation converges to kappa_T, and the
 printed index range of Proposition 2 (k, l from 1) is a typo for k, l from 0.
 

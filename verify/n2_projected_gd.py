@@ -1,4 +1,4 @@
-"""Cayci & Eryilmaz (seed 004), Theorem 1 (experiment N-2): training risk of
+"""Cayci & Eryilmaz, Theorem 1 (experiment N-2): training risk of
 projected gradient descent on the diagonal RNN against the number of
 iterations tau, the width m and the sample size n.
 

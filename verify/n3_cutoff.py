@@ -1,4 +1,4 @@
-"""Cayci & Eryilmaz (seed 004), Lemma 1 / Remarks 1 and 5 (experiment N-3):
+"""Cayci & Eryilmaz, Lemma 1 / Remarks 1 and 5 (experiment N-3):
 the 1/sigma_1 cutoff of the per-neuron sensitivity of the diagonal RNN.
 
 At a symmetric initialisation (m = 256, d = 3, tanh, W_ii = +-alpha) the

@@ -4,18 +4,18 @@ Does greedy example selection (ReNT-B, ReNT-S) reach the validation quality
 of full training sooner, and does the *teacher* matter beyond the subset
 schedule? Every method trains the same model (2-layer tanh Elman RNN, Adam,
 constant step) for the same epochs on the offline tasks of
-rent-theory-spec §2; the random twins use the same partitions, ratios and
+the random twins use the same partitions, ratios and
 triggers but pick uniformly (the decisive control), and budget-full trains on
 everything with the same number of backward samples as ReNT's schedule.
-Schedules (spec R-6): regression Step + Incremental, r0 = 0.1; classification
+Schedules (experiment R-6): regression Step + Incremental, r0 = 0.1; classification
 and element level R-Step + Constant (every 5 epochs), r0 = 0.7, r_min = 0.4.
 
 Time-to-target: the first epoch whose validation metric is within 1 % of
-Full's best (MSE; spec: MAE) or 0.5 accuracy points, in select + train
+Full's best (MSE; the protocol names MAE) or 0.5 accuracy points, in select + train
 seconds (validation excluded; same for every method). Tiers:
 * ``--quick``: CI-sized (two synthetic element-level tasks, 96 sequences,
   4 epochs, 1 seed): exercises the pipeline, says nothing about the claim;
-* ``--tier smoke``: spec's smoke tier (1 seed, 10 epochs, <= 5k training
+* ``--tier smoke``: the protocol's smoke tier (1 seed, 10 epochs, <= 5k training
   sequences, every task whose data are installed);
 * ``--tier seeds``: the smoke sizes with 3 seeds on the sequence-level tasks:
   about an hour on 2 cores, but Full is cut at 10 epochs, before its plateau;
@@ -207,7 +207,7 @@ def summarize_r6(kinds, per):
                                 if a["time_to_target_s"] and full["time_to_target_s"] else None)
             a["ttt_vs_random_twin"] = (a["time_to_target_s"] / tw["time_to_target_s"]
                                        if a["time_to_target_s"] and tw["time_to_target_s"] else None)
-            # P1 non-inferiority (spec R-6): MSE <= 1.02 Full + 2 SE, ACC >= Full - max(0.5 pt, 2 SE)
+            # P1 non-inferiority (experiment R-6): MSE <= 1.02 Full + 2 SE, ACC >= Full - max(0.5 pt, 2 SE)
             se = full["test_best_val_se"] or 0.0
             if kind == "classification":
                 a["non_inferior"] = a["test_best_val"] >= full["test_best_val"] - max(0.005, 2 * se)
@@ -232,7 +232,7 @@ def _verdicts(summary, seeds):
         out[method] = {"P1_tasks_passed": int(p1), "P2_tasks_passed": int(p2), "tasks": len(seq)}
     enough = seeds >= 5
     out["P1"] = ("supported" if out["rent-b"]["P1_tasks_passed"] >= 3 else "not supported") + (
-        "" if enough else f" (indicative: {seeds} seed(s); the spec asks for >= 5)")
+        "" if enough else f" (indicative: {seeds} seed(s); the protocol asks for >= 5)")
     out["P2"] = ("the teacher helps beyond the schedule" if min(out[m]["P2_tasks_passed"] for m in TWIN)
                  >= len(seq) / 2 else "savings come from the subset schedule, not from teaching") + (
         "" if enough else f" (indicative: {seeds} seed(s))")

@@ -1,6 +1,6 @@
 """ReNT Figure 3 (experiment R-3): does parameter GD of an RNN track functional GD?
 
-Protocol (rent-theory-spec §1.7, the INT notebook protocol): a 1-layer tanh
+Protocol (the INT notebook protocol): a 1-layer tanh
 Elman RNN (hidden 128, float64, torch's default initialisation) reads windows
 (x_{t-2}, x_{t-1}) of the AR(2) series x_t = 1.4 x_{t-1} - 0.6 x_{t-2} + eps
 (variance 0.47), each element embedded by 64 random Fourier frequencies

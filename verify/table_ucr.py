@@ -85,7 +85,7 @@ GRIDS_QUICK = {  # a few values of each, small sigma_b included
     "POLY": {"degree": [1, 2, 3], "coef0": [0, 1]},
 }
 DATASETS_QUICK = ("Trace", "SynthCBF", "SynthVarLenSines")  # shipped with rntk
-DATASETS_FULL = (  # ../shared/DATA.md: the paper's datasets available offline, plus Trace
+DATASETS_FULL = (  # the paper's datasets available offline, plus Trace
     "ProximalPhalanxOutlineCorrect", "PowerCons", "Ham", "MiddlePhalanxOutlineCorrect",
     "Computers", "ECG5000", "Fish", "CricketX", "CricketY", "CricketZ",
     "DistalPhalanxOutlineCorrect", "Herring", "MedicalImages", "ChlorineConcentration",

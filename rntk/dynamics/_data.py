@@ -1,6 +1,6 @@
 """The synthetic task of ReNT's Figure 3: AR(2) windows and Fourier features.
 
-ReNT (seed 000, Sec. 5 / Fig. 3, OCR-damaged; rent-theory-spec §1.7):
+ReNT (Sec. 5 / Fig. 3, OCR-damaged):
 x_t = 1.4 x_{t-1} - 0.6 x_{t-2} + eps_t, eps_t white noise of variance 0.47,
 x_{-2} = 1.2, x_{-1} = -0.1; the learner maps the window (x_{t-2}, x_{t-1})
 to x_t. The characteristic roots have modulus sqrt(0.6), so the series is

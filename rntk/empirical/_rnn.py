@@ -2,7 +2,7 @@
 
 ``RNN(kernel, width, input_dim)`` reads every hyperparameter from an
 :class:`rntk.RNTK`, so the network and its infinite-width kernel cannot drift
-apart. NTK parametrisation (SPEC §1): raw parameters i.i.d. N(0, 1), scaled in
+apart. NTK parametrisation: raw parameters i.i.d. N(0, 1), scaled in
 the forward pass by sigma/sqrt(fan_in); the standard parametrisation draws the
 weights with that scale instead and uses them raw (same function at
 initialisation, different training dynamics).

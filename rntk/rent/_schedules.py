@@ -1,7 +1,7 @@
-"""Ratio schedules and selection triggers of ReNT (rent-theory-spec §1.4).
+"""Ratio schedules and selection triggers of ReNT.
 
-"Step" = epoch (ambiguity A1). Every default below is the spec's choice; each
-is a parameter.
+A "step" of a schedule is an epoch (the paper leaves this open). Every default
+below is the benchmark protocol's choice; each is a parameter.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-sample discrepancy scores (rent-theory-spec §1.2), numpy."""
+"""Per-sample discrepancy scores, numpy."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,9 +1,9 @@
-"""Example selection of ReNT (rent-theory-spec §1.3) and its random twins.
+"""Example selection of ReNT and its random twins.
 
 Every function works on sample ids (positions in the training set), never on
 loader positions: scores are an array indexed by id, a partition is a list
 of id arrays. That is what keeps the teacher from silently becoming random
-(the lineage code's shuffled-loader bug, spec §1.9). Ties are broken by
+(the lineage code's shuffled-loader bug). Ties are broken by
 ascending id (batches: ascending batch position) with stable sorts.
 """
 from __future__ import annotations

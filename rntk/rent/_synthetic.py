@@ -1,4 +1,4 @@
-"""Synthetic element-level tasks of the offline benchmark (rent-theory-spec §2).
+"""Synthetic element-level tasks of the offline benchmark.
 
 * NARMA-10 (element-level regression): u_t ~ U[0, 0.5],
   y_{t+1} = 0.3 y_t + 0.05 y_t sum_{i=0..9} y_{t-i} + 1.5 u_{t-9} u_t + 0.1;
@@ -49,7 +49,7 @@ def narma10(n_sequences: int, length: int = 200, *, seed, max_tries: int = 100):
         todo = todo[~ok]
         if todo.size == 0:
             break
-    else:  # pragma: no cover - divergence is rare (spec §2)
+    else:  # pragma: no cover - divergence is rare
         raise RuntimeError("NARMA-10 diverged in every try")
     return U, Y
 

@@ -1,4 +1,4 @@
-"""Gate transport in torch GRU/LSTM cells (seed 002's effective learning rates).
+"""Gate transport in torch GRU/LSTM cells (the effective learning rates of Livi's learnability window).
 
 The first-order transport of a gated cell is D_{t,l} = prod_{k=0}^{l-1} diag(lambda_{t-k}),
 where lambda is the gate that multiplies the previous state: the GRU update

@@ -1,5 +1,5 @@
 """Symmetric alpha-stable noise (Chambers-Mallows-Stuck) and the detection
-experiment of seed 002 (sample size needed to see a mean shift f).
+experiment of Livi's learnability-window paper (sample size needed to see a mean shift f).
 """
 from __future__ import annotations
 
