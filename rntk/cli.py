@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from ._cli_files import check_out, fail as _fail, load_sequences, os_reason as _os_reason, write_npz
 
 __all__ = ["main"]
 
@@ -57,133 +57,12 @@ def cmd_reproduce(args) -> int:
     return 1 if failed else 0
 
 
-NPY_MAGIC = b"\x93NUMPY"
-ZIP_MAGIC = b"PK\x03\x04"
-
-
-def _fail(cmd: str, msg) -> SystemExit:
-    # one line: library messages may span several lines
-    return SystemExit(f"rntk {cmd}: " + " ".join(str(msg).split()))
-
-
-def _os_reason(e: OSError) -> str:
-    return f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
-
-
-def _load_npy(p: Path):
-    import numpy as np
-
-    with open(p, "rb") as f:
-        magic = f.read(len(NPY_MAGIC))
-    if magic[:4] == ZIP_MAGIC:
-        raise _fail("gram", f"{p} is an .npz archive, not an .npy array; save one array with numpy.save")
-    if magic != NPY_MAGIC:
-        raise _fail("gram", f"{p} is not an .npy file (it does not start with the NPY header)")
-    try:
-        # allow_pickle=False: an .npy file must never run code when read
-        return np.load(p, allow_pickle=False)
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise _fail("gram", f"{p} holds an object-dtype array, which is not loaded (that would "
-                                f"unpickle it); save a numeric array, NaN-padded for sequences of "
-                                f"different lengths") from None
-        raise _fail("gram", f"{p} is damaged or truncated ({e})") from None
-
-
-def _load_text(p: Path, delimiter: str):
-    import csv
-
-    import numpy as np
-
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise _fail("gram", f"{p} is not a UTF-8 text file") from None
-    rows = []
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
-    for fields in reader:
-        line = reader.line_num
-        if not fields or fields[0].lstrip().startswith("#"):
-            continue
-        if all(not v.strip() for v in fields):
-            raise _fail("gram", f"{p}, line {line}: no values (an empty sequence)")
-        row = []
-        for col, v in enumerate(fields, 1):
-            v = v.strip()
-            if not v:
-                row.append(np.nan)  # an empty field: a missing value or end padding
-                continue
-            try:
-                row.append(float(v))
-            except ValueError:
-                hint = " (a header line? remove it)" if not rows else ""
-                raise _fail("gram", f"{p}, line {line}, column {col}: {v!r} is not a number{hint}") from None
-        rows.append(row)
-    if not rows:
-        raise _fail("gram", f"{p} holds no sequences")
-    # rows of different lengths are sequences of different lengths: trailing
-    # NaN is the kernel's mark of a shorter sequence
-    X = np.full((len(rows), max(map(len, rows))), np.nan)
-    for i, r in enumerate(rows):
-        X[i, : len(r)] = r
-    return X
-
-
-def _load(path: str):
-    p = Path(path)
-    if p.is_dir():
-        raise _fail("gram", f"{path} is a folder, not a file of sequences")
-    if not p.is_file():
-        raise _fail("gram", f"no such file: {path}")
-    if p.suffix not in (".npy", ".csv", ".tsv", ".txt"):
-        raise _fail("gram", f"unsupported file type {p.suffix!r} of {path} (use .npy, .csv, .tsv or .txt)")
-    try:
-        if p.suffix == ".npy":
-            return _load_npy(p)
-        return _load_text(p, "\t" if p.suffix == ".tsv" else ",")
-    except OSError as e:
-        raise _fail("gram", f"cannot read {path}: {e.strerror or e}") from None
-
-
-def _check_out(path: str) -> Path:
-    """The --out file, checked before any work: its folder exists and it is no folder."""
-    out = Path(path)
-    if out.is_dir():
-        raise _fail("gram", f"--out {path} is a folder; give a file name such as {out / 'gram.npz'}")
-    if not out.parent.is_dir():
-        raise _fail("gram", f"--out {path}: the folder {out.parent} does not exist")
-    return out
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_npz(out: Path, **arrays) -> None:
-    """Write ``out`` whole or not at all; nothing else is left behind."""
-    import numpy as np
-
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        # mkstemp creates 0600; the result should get the mode any new file gets
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
 def cmd_gram(args) -> int:
     from . import RNTK
 
-    out = _check_out(args.out)
-    X = _load(args.X)
-    Y = _load(args.Y) if args.Y else None
+    out = check_out(args.out)
+    X = load_sequences(args.X)
+    Y = load_sequences(args.Y) if args.Y else None
     try:
         kernel = RNTK(
             n_layers=args.n_layers, activation=args.activation, sigma_w=args.sigma_w,
@@ -193,7 +72,7 @@ def cmd_gram(args) -> int:
     except ValueError as e:
         raise _fail("gram", e) from None
     try:
-        _write_npz(out, ntk=res.ntk, nngp=res.nngp)
+        write_npz(out, ntk=res.ntk, nngp=res.nngp)
     except OSError as e:
         raise _fail("gram", f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {out}: ntk and nngp of shape {res.ntk.shape}")
