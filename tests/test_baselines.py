@@ -84,7 +84,7 @@ def test_mlp_equals_rntk_with_one_time_step(act, L, rng):
     mlp = MLPNTK(L, act, sigma_w=sw, sigma_b=sb, sigma_v=0.9)
     rnn = RNTK(L, act, sigma_w=0.7, sigma_u=sw, sigma_b=sb, sigma_h=0.0, sigma_v=0.9)
     X3, Y3 = X[:, None, :], Y[:, None, :]  # (N, T=1, m)
-    # backend="cpu-vectorized": the same math as "numba" without its JIT compile time
+    # backend="cpu-vectorized": the same math as "cpu-fused" without its JIT compile time
     for a, b in ((mlp.gram(X), rnn.gram(X3, backend="cpu-vectorized")),
                  (mlp.gram(X, Y), rnn.gram(X3, Y3, backend="cpu-vectorized"))):
         assert rel_fro(a.ntk, b.ntk) < 1e-12
@@ -175,7 +175,8 @@ def test_callable_activation_matches_closed_form(rng):
     assert np.array_equal(a.ntk, a.ntk.T)
 
 
-def test_float32_and_input_layouts(rng):
+# float32 results and batch_size tiling: tests/test_kernel_contract.py
+def test_input_layouts(rng):
     k = MLPNTK(2, "relu", sigma_b=0.1)
     X3 = rng.normal(size=(6, 3, 2))
     X2 = X3.reshape(6, 6)
@@ -183,24 +184,11 @@ def test_float32_and_input_layouts(rng):
     assert isinstance(ref, KernelResult)
     np.testing.assert_array_equal(k.gram(X3).ntk, ref.ntk)
     np.testing.assert_array_equal(k.gram(list(X3)).ntk, ref.ntk)  # equal-length list
-    r32 = k.gram(X2, dtype="float32")
-    assert r32.ntk.dtype == np.float32 and r32.nngp.dtype == np.float32
-    assert np.array_equal(r32.ntk, r32.ntk.T)
-    assert rel_fro(r32.ntk, ref.ntk) < 1e-5
 
 
-def test_tiled_equals_untiled(rng):
-    k = MLPNTK(3, "erf", sigma_b=0.2)
-    X, Y = rng.normal(size=(7, 3)), rng.normal(size=(5, 3))
-    for args in ((X,), (X, Y)):
-        full, tiled = k.gram(*args), k.gram(*args, batch_size=3)
-        assert rel_fro(tiled.ntk, full.ntk) < 1e-14
-        assert rel_fro(tiled.nngp, full.nngp) < 1e-14
-    assert np.array_equal(tiled.ntk, k.gram(X, Y, batch_size=3).ntk)
-    t = k.gram(X, batch_size=2)
-    assert np.array_equal(t.ntk, t.ntk.T) and np.array_equal(t.nngp, t.nngp.T)
+def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="batch_size"):
-        k.gram(X, batch_size=0)
+        MLPNTK().gram(np.ones((3, 2)), batch_size=0)
 
 
 # -- (d) symmetry and PSD, hypothesis-generated inputs --------------------------
@@ -293,6 +281,8 @@ def test_bad_inputs(kernel):
     trailing[1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN.*pad_sequences"):
         kernel.gram(trailing)
+    with pytest.raises(ValueError, match="NaN.*pad_sequences"):
+        kernel.diag(trailing)
     with pytest.raises(ValueError, match="different lengths.*pad_sequences"):
         kernel.gram([np.ones((3, 2)), np.ones((2, 2))])
     with pytest.raises(ValueError, match=r"d = 3 \(X\) vs d = 4 \(Y\)"):
@@ -301,6 +291,8 @@ def test_bad_inputs(kernel):
         kernel.gram(np.array([[1.0, np.inf]]))
     with pytest.raises(ValueError, match="dtype"):
         kernel.gram(X, dtype="int32")
+    with pytest.raises(ValueError, match="dtype"):
+        kernel.diag(X, dtype="int32")
     with pytest.raises(ValueError, match="empty"):
         kernel.gram(np.empty((0, 3)))
 

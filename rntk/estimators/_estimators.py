@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..kernels import RNTK, GAKKernel
+from ..kernels import RNTK
 
 __all__ = ["KernelSVC", "KernelRidgeRegressor", "gram_block"]
 
@@ -37,8 +37,27 @@ def _kernel_or_default(kernel: Any):
 
 
 def _accepts_padding(kernel: Any) -> bool:
-    """Whether trailing-NaN (variable-length) rows are valid input for ``kernel``."""
-    return kernel is None or isinstance(kernel, (RNTK, GAKKernel))
+    """Whether trailing-NaN (variable-length) rows are valid input for ``kernel``.
+
+    Read from the kernel's declared ``capabilities``; a kernel that declares
+    none is taken to need sequences of one length. ``None`` stands for the
+    default ``RNTK()``.
+    """
+    if kernel is None:
+        return RNTK.capabilities.variable_length
+    return bool(getattr(getattr(kernel, "capabilities", None), "variable_length", False))
+
+
+def _fixed_length_hint(kernel: Any) -> str:
+    """How to go on when ``kernel`` was given sequences of several lengths."""
+    hint = ("pad them with rntk.pad_sequences, or use a kernel that reads variable lengths "
+            "(rntk.RNTK, rntk.GAKKernel)")
+    if getattr(kernel, "capabilities", None) is None:
+        hint += (f". {type(kernel).__name__} declares no capabilities, so it is taken to need one "
+                 "length; a kernel whose gram reads variable lengths (a list of (T_i, m) arrays, "
+                 "or trailing NaN) says so with a class attribute "
+                 "capabilities = rntk.kernels.Capabilities(variable_length=True, diag=False)")
+    return hint
 
 
 def gram_block(kernel: Any, X, Y=None, output: str = "ntk") -> np.ndarray:
@@ -107,8 +126,8 @@ def _pad_ragged(X, kernel, width=None):
     if not _accepts_padding(kernel):
         raise ValueError(
             f"X is a list of sequences of different lengths ({min(lengths)} to {max(lengths)} "
-            f"time steps); {kernel!r} takes sequences of one length only (rntk.RNTK and "
-            f"rntk.GAKKernel read variable lengths; rntk.pad_sequences pads for the others)"
+            f"time steps); {kernel!r} takes sequences of one length only: "
+            + _fixed_length_hint(kernel)
         )
     seqs = [np.asarray(s) for s in X]
     tails = {s.shape[1:] for s in seqs}
@@ -140,18 +159,27 @@ class _KernelMixin:
         # estimator's shape check expects
         width = None if reset else self.X_fit_.shape[1]
         X = _pad_ragged(X, self.kernel, width)
-        # Trailing NaN pass here for the RNTK and the GAK, whose own checks
-        # reject NaN anywhere else (so the allow_nan tag, which means "NaN anywhere",
-        # stays False).
+        # Trailing NaN pass here for kernels that declare variable lengths (the
+        # RNTK, the GAK), whose own checks reject NaN anywhere else (so the
+        # allow_nan tag, which means "NaN anywhere", stays False).
         nan = "allow-nan" if _accepts_padding(self.kernel) else True
-        if isinstance(y, str) and y == "no_validation":
+        try:
+            if isinstance(y, str) and y == "no_validation":
+                return validate_data(
+                    self, X, reset=reset, ensure_all_finite=nan, allow_nd=True, dtype=np.float64
+                )
             return validate_data(
-                self, X, reset=reset, ensure_all_finite=nan, allow_nd=True, dtype=np.float64
+                self, X, y, reset=reset, ensure_all_finite=nan, allow_nd=True, dtype=np.float64,
+                y_numeric=isinstance(self, RegressorMixin), multi_output=isinstance(self, RegressorMixin),
             )
-        return validate_data(
-            self, X, y, reset=reset, ensure_all_finite=nan, allow_nd=True, dtype=np.float64,
-            y_numeric=isinstance(self, RegressorMixin), multi_output=isinstance(self, RegressorMixin),
-        )
+        except ValueError as e:
+            # trailing NaN may have been meant as shorter sequences: say how to go on
+            if nan is True and self.kernel is not None and str(e).startswith("Input X contains NaN"):
+                raise ValueError(
+                    f"Input X contains NaN; {self.kernel!r} takes finite sequences of one length "
+                    "(if trailing NaN mark shorter sequences: " + _fixed_length_hint(self.kernel) + ")"
+                ) from e
+            raise
 
     def _test_gram(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -195,12 +223,14 @@ class KernelSVC(_KernelMixin, ClassifierMixin, BaseEstimator):
     Notes
     -----
     Inputs are 2-D arrays (n_samples, T) (one feature a step) or 3-D arrays
-    (n_samples, T, m). With the RNTK or the GAK, rows may end in trailing NaN
-    (shorter sequences, the :func:`rntk.datasets.load_ucr` layout), and X may be a list
+    (n_samples, T, m). With a kernel whose ``capabilities.variable_length``
+    is True (the RNTK, the GAK), rows may end in trailing NaN (shorter
+    sequences, the :func:`rntk.datasets.load_ucr` layout), and X may be a list
     of sequences of different lengths, arrays of shape (T_i,) or (T_i, m),
-    which are NaN-padded so; the baseline kernels take finite rows of one
-    length only. Test inputs must have the training inputs' T (a list of
-    sequences of different lengths is padded to it).
+    which are NaN-padded so; other kernels (a kernel without ``capabilities``
+    among them) take finite rows of one length only. Test inputs must have
+    the training inputs' T (a list of sequences of different lengths is
+    padded to it).
 
     Examples
     --------

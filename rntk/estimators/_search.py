@@ -203,7 +203,9 @@ def kernel_grid_search(
     Parameters
     ----------
     X : array of shape (n_train, T) or (n_train, T, m)
-        Training inputs (trailing NaN allowed for the RNTK).
+        Training inputs. Trailing NaN (shorter sequences) are for kernels
+        whose ``capabilities.variable_length`` is True (the RNTK, the GAK);
+        each kernel's ``gram`` checks its own inputs.
     y : array of shape (n_train,)
         Class labels (classification) or targets (regression).
     kernels : sequence of kernel objects with ``gram(X, Y=None)``

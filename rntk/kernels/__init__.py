@@ -1,6 +1,8 @@
 """Analytic kernels: the RNTK and the baselines that share its ``gram`` API."""
-from ._baselines import MLPNTK, GAKKernel, PolynomialKernel, RBFKernel, pad_sequences
+from ._classic import PolynomialKernel, RBFKernel, pad_sequences
 from ._declaration import BACKENDS, Capabilities, KernelResult
+from ._gak import GAKKernel
+from ._mlp import MLPNTK
 from ._rntk import RNTK
 from .._validation import KernelOverflowError
 

@@ -207,6 +207,10 @@ class QuadratureDual:
         self.w = w / math.sqrt(2 * math.pi)
 
     def pair(self, k1, k2, k3, xp=np):
+        # the rule runs in float64; the result has the inputs' dtype, so that a float32
+        # recursion stays float32 throughout (a float64 state would make a pair's
+        # rounding depend on which other pairs share its tile)
+        out = np.result_type(k1, k2, k3)
         k1, k2, k3 = (np.asarray(a, dtype=np.float64) for a in (k1, k2, k3))
         shape = np.broadcast(k1, k2, k3).shape
         k1, k2, k3 = (np.broadcast_to(a, shape).ravel() for a in (k1, k2, k3))
@@ -227,14 +231,15 @@ class QuadratureDual:
             w_ = r2 * (cc * z1 + np.sqrt(1 - cc * cc) * z2)
             v[sl] = np.sum(ww * self.fn(u) * self.fn(w_), axis=(1, 2))
             d[sl] = np.sum(ww * self.dfn(u) * self.dfn(w_), axis=(1, 2))
-        return xp.asarray(v.reshape(shape)), xp.asarray(d.reshape(shape))
+        return xp.asarray(v.reshape(shape).astype(out, copy=False)), xp.asarray(d.reshape(shape).astype(out, copy=False))
 
     def diag(self, k, xp=np):
+        out = np.result_type(k)
         k = np.asarray(k, dtype=np.float64)
         u = np.sqrt(k)[..., None] * self.z
         v = np.sum(self.w * self.fn(u) ** 2, axis=-1)
         d = np.sum(self.w * self.dfn(u) ** 2, axis=-1)
-        return xp.asarray(v), xp.asarray(d)
+        return xp.asarray(v.astype(out, copy=False)), xp.asarray(d.astype(out, copy=False))
 
     def scalar(self, k1, k2, k3, M=math):
         v, d = self.pair(np.float64(k1), np.float64(k2), np.float64(k3))
