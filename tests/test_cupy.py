@@ -20,11 +20,10 @@ from rntk._validation import check_sequences
 from rntk.kernels._activations import relu_snap
 from rntk.kernels._cuda_source import MAX_LAYERS, host_harness
 from rntk.kernels._vectorized import duals_for, tables
-from rntk.testing import assert_close_matrices, scaled_max_error
+from rntk.testing import RTOL_ILL_CONDITIONED, TOLERANCES, assert_close_matrices, scaled_max_error
 
-# the same tolerances (and reasons) as tests/test_rntk.py
-TOL = {"float64": 1e-10, "float32": 1e-5}
-TOL_DEGENERATE = {"float64": 1e-9, "float32": 1e-3}
+TOL = {dt: t.rtol for dt, t in TOLERANCES.items()}
+TOL_DEGENERATE = RTOL_ILL_CONDITIONED
 
 
 def _has_gpu():

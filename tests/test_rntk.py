@@ -12,25 +12,22 @@ from rntk import RNTK
 from rntk.kernels._reference import pair_aligned, pair_forward, pair_general
 from strategies import rntk_cases
 
-from rntk.testing import assert_close_matrices, check_kernel_contract, rel_frobenius, scaled_max_error
+from rntk.testing import (
+    RTOL_ILL_CONDITIONED,
+    TOLERANCES,
+    assert_close_matrices,
+    check_kernel_contract,
+    rel_frobenius,
+    scaled_max_error,
+)
 
 def cases(max_len=40):
     return rntk_cases(max_len=max_len)
 
 
-# float64: every path evaluates the same formulas in a different order; 1e-10
-# leaves room for ~1e5 ulps of accumulated rounding over 40 steps x 3 layers.
-# float32: unit roundoff 6e-8 times the same accumulation budget ~ 1e-5.
-TOL = {"float64": 1e-10, "float32": 1e-5}
-# A layer with sigma_u = 0 is cut off from its input, so the correlations of all
-# pairs run to c ~ 1, where arccos is ill-conditioned: a c rounded by delta moves
-# arccos by ~sqrt(2 delta) (1.5e-8 in float64, 3.5e-4 in float32), and any two
-# float implementations differ by that much. Measured over 600 random cases: max
-# 1.5e-10 (float64) with a sigma_u = 0, 9e-15 without; against 40-digit
-# arithmetic, both the literal float64 reference and the fused path stay within
-# 2e-10 in those cases. Tolerances for these cases: ~10x the measured float64
-# spread, and 3 * sqrt(eps32) for float32.
-TOL_DEGENERATE = {"float64": 1e-9, "float32": 1e-3}
+# the project's tolerance tables, with their justification (rntk/testing/_compare.py)
+TOL = {dt: t.rtol for dt, t in TOLERANCES.items()}
+TOL_DEGENERATE = RTOL_ILL_CONDITIONED
 
 
 @given(cases())
@@ -330,3 +327,10 @@ def test_callable_activation_matches_closed_form(rng):
     ).gram(X)
     # pre-activation variances stay below 1 here: quadrature error ~1e-11 (docstring table)
     assert_close_matrices(quad.ntk, closed.ntk, 1e-9)
+
+
+def test_renamed_backend_names_the_new_name():
+    with pytest.raises(ValueError, match="now called 'cpu-fused'"):
+        RNTK().gram(np.ones((2, 3)), backend="numba")
+    with pytest.raises(ValueError, match="unknown backend 'fast'"):
+        RNTK().gram(np.ones((2, 3)), backend="fast")

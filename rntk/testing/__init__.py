@@ -36,12 +36,13 @@ In a test file (a class whose name starts with ``Test``)::
             return rng.normal(size=(8, 5)), rng.normal(size=(3, 5))
 """
 from ._checks import check_kernel_contract
-from ._compare import TOLERANCES, Tolerance, assert_close_matrices, rel_frobenius, scaled_max_error, tolerance
+from ._compare import RTOL_ILL_CONDITIONED, TOLERANCES, Tolerance, assert_close_matrices, rel_frobenius, scaled_max_error, tolerance
 from ._contract import KernelContractTests
 
 __all__ = [
     "Tolerance",
     "TOLERANCES",
+    "RTOL_ILL_CONDITIONED",
     "tolerance",
     "rel_frobenius",
     "scaled_max_error",
