@@ -172,45 +172,25 @@ def cmd_rent_compare(args) -> int:
     return subprocess.call(cmd, cwd=verify.parent)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return v
+def _checked(parse, ok, what: str):
+    """An argparse ``type=``: ``parse`` the text, then require ``ok(value)``; errors say ``what``."""
+    def convert(text: str):
+        try:
+            v = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return v
+
+    return convert
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    # numpy's generators take no negative seed, torch none of 2**64 or more
-    if not 0 <= v < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return v
-
-
-def _ratio(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a ratio in (0, 1], got {text!r}") from None
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"must be a ratio in (0, 1], got {text}")
-    return v
+_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
+# numpy's generators take no negative seed, torch none of 2**64 or more
+_seed = _checked(int, lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)")
+_positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+_ratio = _checked(float, lambda v: 0 < v <= 1, "a ratio in (0, 1]")
 
 
 def build_parser() -> argparse.ArgumentParser:
