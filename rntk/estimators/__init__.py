@@ -4,6 +4,7 @@ The finite RNN baselines (``fit_rnn_baseline``, ``rnn_grid_search``) import
 torch on first use."""
 from ._estimators import KernelRidgeRegressor, KernelSVC, gram_block
 from ._metrics import friedman_rank, mean_accuracy, p_within, pma, summarize
+from ._scaling import SeriesScaler
 from ._search import C_GRID, GridSearchResult, kernel_grid_search
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "kernel_grid_search",
     "GridSearchResult",
     "C_GRID",
+    "SeriesScaler",
     "mean_accuracy",
     "p_within",
     "pma",

@@ -32,6 +32,7 @@ import numpy as np
 from ._checkpoint import _Checkpoint, _fingerprint
 from ._estimators import gram_block
 from ._libsvm import fit_precomputed
+from ._scaling import SeriesScaler
 
 __all__ = ["GridSearchResult", "kernel_grid_search", "TIE_ATOL"]
 
@@ -197,6 +198,7 @@ def kernel_grid_search(
     checkpoint=None,
     checkpoint_every: float = 60.0,
     max_iter: int = -1,
+    scale: str | None = None,
 ) -> GridSearchResult:
     """Grid search over kernel configurations and C (or alpha), one Gram each.
 
@@ -239,6 +241,11 @@ def kernel_grid_search(
         long series, whose entries grow like (sigma_w^2 / 2)^T) acts like a
         huge C and can make one fit run for hours; capped fits are counted
         in ``unconverged``.
+    scale : {None, "unit", "dataset-max"}
+        Scale the series first (:class:`SeriesScaler`): each to unit norm, or
+        all by the largest norm of the training series (the RNTK authors'
+        rule). The scaler is fitted on ``X`` only; ``X_test`` gets the same
+        scale. None: the series as given.
     checkpoint : path, optional
         An ``.npz`` file the scores of finished kernel configurations are
         written to (atomically, at most every ``checkpoint_every`` seconds and
@@ -287,6 +294,11 @@ def kernel_grid_search(
     if (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float, np.number))
             or not (np.isfinite(checkpoint_every) and checkpoint_every >= 0)):
         raise ValueError(f"checkpoint_every must be a finite number of seconds >= 0, got {checkpoint_every!r}")
+    if scale is not None:
+        scaler = SeriesScaler(scale).fit(X)
+        X = scaler.transform(X)
+        if X_test is not None:
+            X_test = scaler.transform(X_test)
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**31))
     splits = _splits(cv, X, y, regression, random_state)
