@@ -16,7 +16,7 @@ import numpy as np
 from .._validation import check_sigma
 from ._activations import get_dual
 
-__all__ = ["KernelResult", "Capabilities", "Hyper", "RNTKDeclaration", "check_dtype", "BACKENDS"]
+__all__ = ["KernelResult", "Capabilities", "Hyper", "RNTKDeclaration", "check_dtype", "BACKENDS", "DIRECTIONS"]
 
 Sigma = Union[float, Sequence[float]]
 
@@ -29,6 +29,9 @@ BACKENDS = {
     "gpu-vectorized": "the array-namespace recursion on CuPy",
     "reference": "the literal per-pair recursion in Python floats (slow; for checking)",
 }
+
+#: Which way the RNN reads a sequence.
+DIRECTIONS = ("forward", "reversed", "bidirectional")
 
 #: Names used before the backends were named for what they are.
 RENAMED_BACKENDS = {"numba": "cpu-fused", "numpy": "cpu-vectorized", "cupy": "gpu-fused",
@@ -85,7 +88,9 @@ class Hyper(NamedTuple):
     """Squared hyperparameters as the recursion uses them (per layer, and sigma_v^2).
 
     Entries are floats, or 0-d torch tensors when a caller differentiates
-    with respect to them.
+    with respect to them. ``trained[l]`` is 1.0 for a trained layer and 0.0
+    for a frozen one: the weight of the layer's own Sigma in the tangent kernel
+    (None: every layer trained).
     """
 
     sw2: tuple
@@ -93,6 +98,7 @@ class Hyper(NamedTuple):
     sb2: tuple
     sh2: tuple
     sv2: Any
+    trained: tuple | None = None
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -133,6 +139,15 @@ class RNTKDeclaration:
         Standard deviation of the read-out weights.
     activation_derivative : callable, optional
         phi' for a callable activation; a central difference if None.
+    frozen_layers : int, 0 <= frozen_layers <= n_layers
+        The lowest ``frozen_layers`` layers keep their initial weights; only
+        the layers above and the read-out are trained, so the NTK sums their
+        gradient inner products only (``n_layers``: the NTK equals the NNGP).
+    direction : {"forward", "reversed", "bidirectional"}
+        "reversed": the RNN reads each sequence from its last step to its
+        first (sequences of different lengths then meet start-aligned);
+        "bidirectional": two independent RNNs, one per direction, whose
+        outputs are added, so both kernels are the sums of the two directions'.
 
     Attributes
     ----------
@@ -149,6 +164,8 @@ class RNTKDeclaration:
     sigma_h: Sigma = 0.0
     sigma_v: float = 1.0
     activation_derivative: Callable | None = None
+    frozen_layers: int = 0
+    direction: str = "forward"
     dual: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -159,10 +176,18 @@ class RNTKDeclaration:
         for name in ("sigma_w", "sigma_u", "sigma_b", "sigma_h"):
             object.__setattr__(self, name, check_sigma(getattr(self, name), name, int(L)))
         object.__setattr__(self, "sigma_v", check_sigma(self.sigma_v, "sigma_v", None))
+        k = self.frozen_layers
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= L:
+            raise ValueError(f"frozen_layers must be an integer in [0, n_layers = {L}], got {k!r}")
+        object.__setattr__(self, "frozen_layers", int(k))
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         object.__setattr__(self, "dual", get_dual(self.activation, self.activation_derivative))
 
     def squares(self) -> Hyper:
         """The squared hyperparameters, as the recursion takes them."""
         sq = lambda v: tuple(s * s for s in v)  # noqa: E731
+        k = self.frozen_layers
+        trained = None if k == 0 else (0.0,) * k + (1.0,) * (self.n_layers - k)
         return Hyper(sq(self.sigma_w), sq(self.sigma_u), sq(self.sigma_b), sq(self.sigma_h),
-                     self.sigma_v**2)
+                     self.sigma_v**2, trained)

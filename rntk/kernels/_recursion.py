@@ -5,7 +5,8 @@ This is the kernel's algorithm as the vectorised backends run it: numpy
 differentiable in inputs and hyperparameters). It is the forward form of the
 recursion (see ``docs/kernel.md``): per pair and layer it carries the
 covariance Sigma, the dual activations V and V' and the running tangent
-kernel Q, column by column. Every operation is out of place, so autograd sees
+kernel Q, column by column. A frozen layer adds no Sigma of its own to Q (its
+parameters are not trained) but still passes on the Q of the layers below. Every operation is out of place, so autograd sees
 the whole computation; the only namespace-specific parts are the dual
 activations, passed in as ``pair(k1, k2, k3)`` and ``diag(k)``. The fused
 numba and CUDA kernels are performance transcriptions of the same steps,
@@ -27,6 +28,14 @@ __all__ = ["self_variance_table", "diagonal", "cross_pairs"]
 
 def _zeros(xp, like, n):
     return xp.zeros(n, dtype=like.dtype, device=device(like))
+
+
+def _own(hp, L):
+    """Weight of each layer's own Sigma in the running tangent kernel: 0.0 for a frozen layer.
+
+    A trained layer's weight is exactly 1.0, so the plain kernel's values do not change.
+    """
+    return (1.0,) * L if hp.trained is None else hp.trained
 
 
 def self_variance_table(XR, start, hp, diag):
@@ -81,13 +90,14 @@ def diagonal(S, start, hp, diag, watch=None):
     """
     xp = array_namespace(S)
     L, W, N = S.shape
+    own = _own(hp, L)
     zero = _zeros(xp, S, N)
     Q, D = [zero] * L, [zero] * L
     for c in range(int(xp.min(start)), W):
         active = start <= c
         for l in range(L):
             sig = S[l, c]
-            q = sig + hp.sw2[l] * D[l] * Q[l]
+            q = own[l] * sig + hp.sw2[l] * D[l] * Q[l]
             if l > 0:
                 q = q + hp.su2[l] * D[l - 1] * Q[l - 1]
             Q[l] = xp.where(active, q, 0.0)
@@ -126,6 +136,7 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
     xp = array_namespace(XR)
     L, W = Sx.shape[0], Sx.shape[1]
     m = XR.shape[2]
+    own = _own(hp, L)
     pstart = xp.maximum(sx[ip], sy[jp])
     order = xp.argsort(pstart, stable=True)
     ip, jp, pstart = ip[order], jp[order], pstart[order]
@@ -140,10 +151,10 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
         for l in range(L):
             if l == 0:
                 sig = hp.sw2[0] * V[0] + hp.su2[0] / m * xp.sum(XR[a, c, :] * YR[b, c, :], axis=-1) + hp.sb2[0]
-                Q[0] = sig + hp.sw2[0] * D[0] * Q[0]
+                Q[0] = own[0] * sig + hp.sw2[0] * D[0] * Q[0]
             else:
                 sig = hp.sw2[l] * V[l] + hp.su2[l] * V[l - 1] + hp.sb2[l]
-                Q[l] = sig + hp.sw2[l] * D[l] * Q[l] + hp.su2[l] * D[l - 1] * Q[l - 1]
+                Q[l] = own[l] * sig + hp.sw2[l] * D[l] * Q[l] + hp.su2[l] * D[l - 1] * Q[l - 1]
             V[l], D[l] = pair(Sx[l, c][a], Sy[l, c][b], sig)
     inverse = xp.argsort(order)
     ntk = hp.sv2 * V[L - 1] + hp.sv2 * D[L - 1] * Q[L - 1]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,6 +21,11 @@ from ._declaration import (
 from ._vectorized import check_range, vectorized_gram
 
 __all__ = ["RNTK"]
+
+
+def _reversed(b):
+    """The sequences of a checked batch, each read from its last step to its first."""
+    return [b.data[i, : b.lengths[i]][::-1].copy() for i in range(len(b))]
 
 _GPU = ("gpu-fused", "gpu-vectorized")
 
@@ -123,6 +128,8 @@ class RNTK(RNTKDeclaration):
         """
         dt = check_dtype(dtype)
         backend = self._resolve_backend(backend, dt)
+        if self.direction != "forward":
+            return self._directed(X, Y, lambda k, A, B: k.gram(A, B, backend, dtype, batch_size, n_jobs, progress))
         if backend in _GPU:
             return self._gram_gpu(X, Y, backend, dt, batch_size)
         bx, by = check_pair(X, Y)
@@ -156,6 +163,8 @@ class RNTK(RNTKDeclaration):
 
         Raises a ``KernelOverflowError`` (a ValueError) as :meth:`gram` does.
         """
+        if self.direction != "forward":
+            return self._directed(X, None, lambda k, A, _: k.diag(A, dtype))
         bx = check_sequences(X, "X")
         dt = check_dtype(dtype)
         ntk, nngp = check_range(bx, self.squares(), self.dual, dt)
@@ -188,6 +197,21 @@ class RNTK(RNTKDeclaration):
         return KernelResult(ntk, nngp)
 
     # -- implementation ---------------------------------------------------------
+    def _directed(self, X, Y, call):
+        """The reversed kernel, or the sum of both directions': ``call(forward_kernel, X, Y)``.
+
+        A sequence read backwards is the forward kernel of the reversed
+        sequence; a bidirectional network is two independent RNNs whose
+        outputs add, so its kernels are the sums of the two directions'.
+        """
+        fwd = replace(self, direction="forward")
+        bx, by = check_pair(X, Y)
+        rev = call(fwd, _reversed(bx), None if by is None else _reversed(by))
+        if self.direction == "reversed":
+            return rev
+        out = call(fwd, X, Y)
+        return KernelResult(out.ntk + rev.ntk, out.nngp + rev.nngp)
+
     def _gram_gpu(self, X, Y, backend, dt, batch_size):
         import cupy
 
@@ -221,7 +245,10 @@ class RNTK(RNTKDeclaration):
         backend = check_backend(backend)
         fused_ok = self.dual.fused
         if backend == "auto":
-            backend = "cpu-fused" if fused_ok else "cpu-vectorized"
+            backend = "cpu-fused" if fused_ok and not self.frozen_layers else "cpu-vectorized"
+        if self.frozen_layers and backend in ("cpu-fused", "gpu-fused"):
+            alt = backend.replace("fused", "vectorized")
+            raise ValueError(f"backend={backend!r} does not implement frozen_layers > 0 yet; use backend={alt!r}")
         if backend in ("cpu-fused", "gpu-fused") and not fused_ok:
             alt = backend.replace("fused", "vectorized")
             raise ValueError(
@@ -260,7 +287,13 @@ class RNTK(RNTKDeclaration):
         return vectorized_gram(bx, by, self.squares(), self.dual, dt)
 
     def _gram_reference(self, bx, by):
+        from functools import partial
+
         from ._reference import pair_aligned
+        from ._reference_variants import pair_frozen
+
+        if self.frozen_layers:
+            pair_aligned = partial(pair_frozen, frozen_layers=self.frozen_layers)
 
         sym = by is None
         by_ = bx if sym else by

@@ -165,7 +165,32 @@ def _hyper(kernel, sigma, dtype, device):
         sv2 = t.reshape(()) ** 2
     else:
         sv2 = kernel.sigma_v**2
-    return Hyper(*(tuple(v) for v in out), sv2)
+    return Hyper(*(tuple(v) for v in out), sv2, kernel.squares().trained)
+
+
+def _reversed(X, lengths):
+    """Each right-aligned sequence read backwards, still right-aligned (differentiable gather)."""
+    N, T, _ = X.shape
+    c = torch.arange(T, device=X.device)[None, :]
+    first = (T - lengths)[:, None]
+    src = torch.where(c >= first, 2 * T - 1 - lengths[:, None] - c, c)
+    return torch.gather(X, 1, src[:, :, None].expand_as(X))
+
+
+def _directed(X, Y, kernel, sigma, lx, lengths_y, diag):
+    """The reversed kernel, or the sum of both directions' (see ``RNTK.direction``)."""
+    import dataclasses
+
+    fwd = dataclasses.replace(kernel, direction="forward")
+    if Y is not None:
+        Y, ly = _prepare(Y, lengths_y, "Y")
+    Yr = None if Y is None else _reversed(Y, ly)
+    ly_ = None if Y is None else ly
+    rev = rntk_torch(_reversed(X, lx), Yr, fwd, sigma, lx, ly_, diag)
+    if kernel.direction == "reversed":
+        return rev
+    ntk, nngp = rntk_torch(X, Y, fwd, sigma, lx, ly_, diag)
+    return ntk + rev[0], nngp + rev[1]
 
 
 def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=None, diag=False):
@@ -206,6 +231,8 @@ def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=Non
         )
     pair, dual_diag = _DUALS[name]
     X, lx = _prepare(X, lengths_x, "X")
+    if kernel.direction != "forward":
+        return _directed(X, Y, kernel, sigma, lx, lengths_y, diag)
     if Y is None:
         if lengths_y is not None:
             raise ValueError("lengths_y given without Y")

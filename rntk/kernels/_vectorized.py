@@ -91,6 +91,7 @@ class _RangeWatch:
     def __call__(self, c, sig, q, active):
         t = c - self.start
         self.note(q, t, active)
+        self.note(sig, t, active)  # q >= sig unless the layer is frozen
         if self.erf:
             self.note((1.0 + 2.0 * sig) ** 2, t, active)
 

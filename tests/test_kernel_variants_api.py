@@ -1,0 +1,130 @@
+"""RNTK(frozen_layers=..., direction=...) on every backend, against the literal variant references."""
+import numpy as np
+import pytest
+import torch
+
+from rntk import RNTK
+from rntk.empirical import RNN
+from rntk.kernels._reference_variants import pair_bidirectional, pair_frozen, pair_reversed
+from rntk.testing import KernelContractTests, TOLERANCES, assert_close_matrices
+
+TOL = TOLERANCES["float64"].rtol
+
+CASES = [
+    dict(n_layers=2, frozen_layers=1, sigma_b=0.2, sigma_h=0.4),
+    dict(n_layers=3, frozen_layers=2, activation="erf", sigma_w=[1.2, 1.0, 0.9], sigma_h=0.3),
+    dict(n_layers=2, direction="reversed", sigma_b=0.1, sigma_h=0.3),
+    dict(n_layers=2, direction="bidirectional", activation="erf", sigma_h=0.3),
+    dict(n_layers=2, frozen_layers=1, direction="bidirectional", sigma_b=0.3),
+]
+
+
+def _literal(k, x, y, same):
+    """The variant's literal per-pair form; directions and frozen layers compose through the reference."""
+    import dataclasses
+
+    fwd = dataclasses.replace(k, direction="forward")
+    plain = lambda a, b: pair_frozen(a, b, fwd, frozen_layers=k.frozen_layers, same=same)  # noqa: E731
+    if k.direction == "forward":
+        return plain(x, y)
+    if not k.frozen_layers:
+        f = pair_reversed if k.direction == "reversed" else pair_bidirectional
+        return f(x, y, fwd, same=same)
+    r = plain(x[::-1], y[::-1])
+    return r if k.direction == "reversed" else tuple(a + b for a, b in zip(r, plain(x, y)))
+
+
+def _want(k, X, Y):
+    sym = Y is None
+    Y = X if sym else Y
+    out = np.array([[_literal(k, x.tolist(), y.tolist(), sym and i == j) for j, y in enumerate(Y)]
+                    for i, x in enumerate(X)])
+    return out[..., 0], out[..., 1]
+
+
+def _data(rng):
+    return [rng.normal(size=(t, 2)) for t in (3, 6, 4, 1)], [rng.normal(size=(t, 2)) for t in (2, 5)]
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_every_backend_matches_the_literal_variant(kw, rng):
+    k = RNTK(**kw)
+    X, Y = _data(rng)
+    backends = ["cpu-vectorized", "reference"] + ([] if k.frozen_layers else ["cpu-fused"])
+    for A, B in ((X, None), (X, Y)):
+        ntk, nngp = _want(k, A, B)
+        for be in backends:
+            got = k.gram(A, B, backend=be)
+            assert_close_matrices(got.ntk, ntk, TOL, f"{be} ntk")
+            assert_close_matrices(got.nngp, nngp, TOL, f"{be} nngp")
+    np.testing.assert_allclose(k.diag(X).ntk, np.diag(k.gram(X).ntk), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_torch_matches_numpy_and_is_differentiable(kw, rng):
+    k = RNTK(**kw)
+    lengths = np.array([3, 6, 4, 1])
+    Xn = rng.normal(size=(4, 6, 2))
+    seqs = [Xn[i, 6 - lengths[i]:] for i in range(4)]
+    X = torch.tensor(Xn, requires_grad=True)
+    got = k.gram_torch(X, lengths_x=lengths)
+    assert_close_matrices(got.ntk.detach().numpy(), k.gram(seqs, backend="cpu-vectorized").ntk, TOL)
+    got.ntk.sum().backward()
+    assert torch.isfinite(X.grad).all()
+    Xs = torch.tensor(rng.normal(size=(2, 3, 1)), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda A: k.gram_torch(A).ntk, (Xs,))
+
+
+def test_all_layers_frozen_is_the_nngp(rng):
+    X, _ = _data(rng)
+    res = RNTK(n_layers=2, frozen_layers=2, sigma_b=0.2).gram(X)
+    np.testing.assert_array_equal(res.ntk, res.nngp)
+
+
+def test_reversed_meets_sequences_start_aligned(rng):
+    """Reversing pairs step j of one sequence with step j of the other (from the start)."""
+    x, y = rng.normal(size=(3, 1)), rng.normal(size=(5, 1))
+    k = RNTK(direction="reversed")
+    want = RNTK().gram([x[::-1]], [y[::-1]]).ntk
+    assert_close_matrices(k.gram([x], [y]).ntk, want, 1e-15)
+    y_tail_changed = y.copy()
+    y_tail_changed[3:] += 1.0  # steps after x's length: they still enter (they come first when reversed)
+    assert not np.allclose(k.gram([x], [y_tail_changed]).ntk, k.gram([x], [y]).ntk)
+
+
+def test_fused_backends_refuse_frozen_layers_and_auto_avoids_them(rng):
+    k = RNTK(n_layers=2, frozen_layers=1)
+    X, _ = _data(rng)
+    with pytest.raises(ValueError, match="does not implement frozen_layers"):
+        k.gram(X, backend="cpu-fused")
+    assert_close_matrices(k.gram(X).ntk, k.gram(X, backend="cpu-vectorized").ntk, 0.0)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_layers=2, frozen_layers=3), "frozen_layers must be an integer in"),
+    (dict(frozen_layers=-1), "frozen_layers must be an integer in"),
+    (dict(frozen_layers=True), "frozen_layers must be an integer in"),
+    (dict(direction="backward"), "direction must be one of"),
+])
+def test_bad_variant_arguments_are_named(kw, match):
+    with pytest.raises(ValueError, match=match):
+        RNTK(**kw)
+
+
+def test_finite_network_refuses_a_variant_it_does_not_build():
+    with pytest.raises(ValueError, match="plain forward network"):
+        RNN(RNTK(direction="bidirectional"), width=8, input_dim=1)
+
+
+class TestFrozenContract(KernelContractTests):
+    kernel = RNTK(n_layers=2, frozen_layers=1, sigma_b=0.2, sigma_h=0.4)
+
+    def make_inputs(self, rng):
+        return [rng.normal(size=(t, 2)) for t in (5, 3, 7, 4, 6)], [rng.normal(size=(t, 2)) for t in (2, 6, 4)]
+
+
+class TestBidirectionalContract(KernelContractTests):
+    kernel = RNTK(n_layers=2, direction="bidirectional", sigma_h=0.3)
+
+    def make_inputs(self, rng):
+        return [rng.normal(size=(t, 2)) for t in (5, 3, 7, 4, 6)], [rng.normal(size=(t, 2)) for t in (2, 6, 4)]
