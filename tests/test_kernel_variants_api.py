@@ -5,7 +5,7 @@ import torch
 
 from rntk import RNTK
 from rntk.empirical import RNN
-from rntk.kernels._reference_variants import pair_bidirectional, pair_frozen, pair_reversed
+from rntk.kernels._reference_variants import pair_bidirectional, pair_frozen, pair_per_step, pair_reversed, per_step
 from rntk.testing import KernelContractTests, TOLERANCES, assert_close_matrices
 
 TOL = TOLERANCES["float64"].rtol
@@ -16,22 +16,32 @@ CASES = [
     dict(n_layers=2, direction="reversed", sigma_b=0.1, sigma_h=0.3),
     dict(n_layers=2, direction="bidirectional", activation="erf", sigma_h=0.3),
     dict(n_layers=2, frozen_layers=1, direction="bidirectional", sigma_b=0.3),
+    dict(readout="per-step", sigma_h=0.3),
+    dict(n_layers=2, readout="per-step", activation="erf", sigma_b=0.2, direction="reversed"),
+    dict(n_layers=2, readout="per-step", frozen_layers=1, sigma_h=0.2),
 ]
 
 
 def _literal(k, x, y, same):
-    """The variant's literal per-pair form; directions and frozen layers compose through the reference."""
+    """The variant's literal per-pair form, composed from the references of each part."""
     import dataclasses
+    import math
 
-    fwd = dataclasses.replace(k, direction="forward")
-    plain = lambda a, b: pair_frozen(a, b, fwd, frozen_layers=k.frozen_layers, same=same)  # noqa: E731
+    p0 = dataclasses.replace(k, direction="forward", readout="last", frozen_layers=0)
+
+    def one(u, v, p, same=False, M=math):
+        return pair_frozen(u, v, p, frozen_layers=k.frozen_layers, same=same, M=M)
+
+    def base(u, v):
+        return per_step(one, u, v, p0, same=same) if k.readout == "per-step" else one(u, v, p0, same)
+
     if k.direction == "forward":
-        return plain(x, y)
-    if not k.frozen_layers:
+        return base(x, y)
+    if not k.frozen_layers and k.readout == "last":  # the references written for the directions
         f = pair_reversed if k.direction == "reversed" else pair_bidirectional
-        return f(x, y, fwd, same=same)
-    r = plain(x[::-1], y[::-1])
-    return r if k.direction == "reversed" else tuple(a + b for a, b in zip(r, plain(x, y)))
+        return f(x, y, p0, same=same)
+    r = base(x[::-1], y[::-1])
+    return r if k.direction == "reversed" else tuple(a + b for a, b in zip(r, base(x, y)))
 
 
 def _want(k, X, Y):
@@ -50,7 +60,8 @@ def _data(rng):
 def test_every_backend_matches_the_literal_variant(kw, rng):
     k = RNTK(**kw)
     X, Y = _data(rng)
-    backends = ["cpu-vectorized", "reference"] + ([] if k.frozen_layers else ["cpu-fused"])
+    fused_ok = not k.frozen_layers and k.readout == "last"
+    backends = ["cpu-vectorized", "reference"] + (["cpu-fused"] if fused_ok else [])
     for A, B in ((X, None), (X, Y)):
         ntk, nngp = _want(k, A, B)
         for be in backends:
@@ -73,6 +84,22 @@ def test_torch_matches_numpy_and_is_differentiable(kw, rng):
     assert torch.isfinite(X.grad).all()
     Xs = torch.tensor(rng.normal(size=(2, 3, 1)), requires_grad=True)
     assert torch.autograd.gradcheck(lambda A: k.gram_torch(A).ntk, (Xs,))
+
+
+def test_per_step_matches_its_own_reference_and_the_prefix_mean(rng):
+    """Independent of the composition above: pair_per_step, and (1/T) sum_t of the prefix kernels."""
+    k = RNTK(n_layers=2, readout="per-step", sigma_b=0.1)
+    X, Y = _data(rng)
+    want = np.array([[pair_per_step(x.tolist(), y.tolist(), k)[0] for y in Y] for x in X])
+    assert_close_matrices(k.gram(X, Y).ntk, want, TOL)
+    Z = rng.normal(size=(4, 6))  # equal lengths: the mean over t of the kernels of x_{1:t}
+    mean = sum(RNTK(n_layers=2, sigma_b=0.1).gram(Z[:, :t]).ntk for t in range(1, 7)) / 6
+    assert_close_matrices(k.gram(Z).ntk, mean, TOL)
+
+
+def test_mean_readout_is_named_as_not_implemented():
+    with pytest.raises(ValueError, match="readout='mean'.*not implemented"):
+        RNTK(readout="mean")
 
 
 def test_all_layers_frozen_is_the_nngp(rng):
@@ -105,6 +132,7 @@ def test_fused_backends_refuse_frozen_layers_and_auto_avoids_them(rng):
     (dict(frozen_layers=-1), "frozen_layers must be an integer in"),
     (dict(frozen_layers=True), "frozen_layers must be an integer in"),
     (dict(direction="backward"), "direction must be one of"),
+    (dict(readout="first"), "readout must be one of"),
 ])
 def test_bad_variant_arguments_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -118,6 +146,13 @@ def test_finite_network_refuses_a_variant_it_does_not_build():
 
 class TestFrozenContract(KernelContractTests):
     kernel = RNTK(n_layers=2, frozen_layers=1, sigma_b=0.2, sigma_h=0.4)
+
+    def make_inputs(self, rng):
+        return [rng.normal(size=(t, 2)) for t in (5, 3, 7, 4, 6)], [rng.normal(size=(t, 2)) for t in (2, 6, 4)]
+
+
+class TestPerStepContract(KernelContractTests):
+    kernel = RNTK(n_layers=2, readout="per-step", sigma_b=0.2, sigma_h=0.3)
 
     def make_inputs(self, rng):
         return [rng.normal(size=(t, 2)) for t in (5, 3, 7, 4, 6)], [rng.normal(size=(t, 2)) for t in (2, 6, 4)]

@@ -33,6 +33,9 @@ BACKENDS = {
 #: Which way the RNN reads a sequence.
 DIRECTIONS = ("forward", "reversed", "bidirectional")
 
+#: What the network reads out.
+READOUTS = ("last", "per-step")
+
 #: Names used before the backends were named for what they are.
 RENAMED_BACKENDS = {"numba": "cpu-fused", "numpy": "cpu-vectorized", "cupy": "gpu-fused",
                     "cupy-vectorized": "gpu-vectorized"}
@@ -90,7 +93,8 @@ class Hyper(NamedTuple):
     Entries are floats, or 0-d torch tensors when a caller differentiates
     with respect to them. ``trained[l]`` is 1.0 for a trained layer and 0.0
     for a frozen one: the weight of the layer's own Sigma in the tangent kernel
-    (None: every layer trained).
+    (None: every layer trained). ``per_step``: independent read-outs at every
+    step (see ``RNTKDeclaration.readout``).
     """
 
     sw2: tuple
@@ -99,6 +103,7 @@ class Hyper(NamedTuple):
     sh2: tuple
     sv2: Any
     trained: tuple | None = None
+    per_step: bool = False
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -148,6 +153,13 @@ class RNTKDeclaration:
         first (sequences of different lengths then meet start-aligned);
         "bidirectional": two independent RNNs, one per direction, whose
         outputs are added, so both kernels are the sums of the two directions'.
+    readout : {"last", "per-step"}
+        "last": one read-out of the last hidden state. "per-step": an
+        independent read-out vector for every step counted back from the end,
+        f = T^(-1/2) sum_s sigma_v/sqrt(n) v_s^T h(L, T - s); the kernel is
+        (T T')^(-1/2) times the sum of the plain kernels of the end-aligned
+        prefixes (for equal lengths the mean over t of the prefix kernels).
+        ("mean", one shared read-out of the mean state, is not implemented.)
 
     Attributes
     ----------
@@ -166,6 +178,7 @@ class RNTKDeclaration:
     activation_derivative: Callable | None = None
     frozen_layers: int = 0
     direction: str = "forward"
+    readout: str = "last"
     dual: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -182,6 +195,11 @@ class RNTKDeclaration:
         object.__setattr__(self, "frozen_layers", int(k))
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.readout == "mean":
+            raise ValueError("readout='mean' (one shared read-out of the mean hidden state) is not "
+                             "implemented yet: its kernel needs the cross-time covariances; use 'last' or 'per-step'")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         object.__setattr__(self, "dual", get_dual(self.activation, self.activation_derivative))
 
     def squares(self) -> Hyper:
@@ -190,4 +208,4 @@ class RNTKDeclaration:
         k = self.frozen_layers
         trained = None if k == 0 else (0.0,) * k + (1.0,) * (self.n_layers - k)
         return Hyper(sq(self.sigma_w), sq(self.sigma_u), sq(self.sigma_b), sq(self.sigma_h),
-                     self.sigma_v**2, trained)
+                     self.sigma_v**2, trained, self.readout == "per-step")

@@ -93,6 +93,7 @@ def diagonal(S, start, hp, diag, watch=None):
     own = _own(hp, L)
     zero = _zeros(xp, S, N)
     Q, D = [zero] * L, [zero] * L
+    acc_ntk, acc_nngp = zero, zero
     for c in range(int(xp.min(start)), W):
         active = start <= c
         for l in range(L):
@@ -104,6 +105,13 @@ def diagonal(S, start, hp, diag, watch=None):
             D[l] = xp.where(active, diag(sig)[1], 0.0)
             if watch is not None:
                 watch(c, sig, Q[l], active)
+        if hp.per_step:  # the read-out of this step: the plain kernel of the prefixes ending here
+            v = xp.where(active, diag(S[L - 1, c])[0], 0.0)
+            acc_ntk = acc_ntk + hp.sv2 * v + hp.sv2 * D[L - 1] * Q[L - 1]
+            acc_nngp = acc_nngp + hp.sv2 * v
+    if hp.per_step:
+        inv_len = 1.0 / xp.astype(W - start, S.dtype)
+        return acc_ntk * inv_len, acc_nngp * inv_len
     v, d = diag(S[L - 1, W - 1])
     return hp.sv2 * v + hp.sv2 * d * Q[L - 1], hp.sv2 * v
 
@@ -142,11 +150,12 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
     ip, jp, pstart = ip[order], jp[order], pstart[order]
     n_active = xp.searchsorted(pstart, xp.arange(W, device=device(pstart)), side="right").tolist()
     V, D, Q = ([XR[:0, 0, 0]] * L for _ in range(3))
+    acc = [XR[:0, 0, 0]] * 2  # per-step read-out: the running sums of the prefix kernels
     for c in range(int(pstart[0]), W):
         n = n_active[c]
         new = _zeros(xp, XR, n - V[0].shape[0])
         if new.shape[0]:
-            V, D, Q = ([xp.concat((s, new)) for s in state] for state in (V, D, Q))
+            V, D, Q, acc = ([xp.concat((s, new)) for s in state] for state in (V, D, Q, acc))
         a, b = ip[:n], jp[:n]
         for l in range(L):
             if l == 0:
@@ -156,6 +165,11 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
                 sig = hp.sw2[l] * V[l] + hp.su2[l] * V[l - 1] + hp.sb2[l]
                 Q[l] = own[l] * sig + hp.sw2[l] * D[l] * Q[l] + hp.su2[l] * D[l - 1] * Q[l - 1]
             V[l], D[l] = pair(Sx[l, c][a], Sy[l, c][b], sig)
+        if hp.per_step:
+            acc = [acc[0] + hp.sv2 * V[L - 1] + hp.sv2 * D[L - 1] * Q[L - 1], acc[1] + hp.sv2 * V[L - 1]]
     inverse = xp.argsort(order)
+    if hp.per_step:
+        scale = 1.0 / xp.sqrt(xp.astype((W - sx[ip]) * (W - sy[jp]), XR.dtype))
+        return (acc[0] * scale)[inverse], (acc[1] * scale)[inverse]
     ntk = hp.sv2 * V[L - 1] + hp.sv2 * D[L - 1] * Q[L - 1]
     return ntk[inverse], (hp.sv2 * V[L - 1])[inverse]

@@ -31,6 +31,7 @@ __all__ = [
     "pair_per_step",
     "pair_per_step_pi",
     "pair_reversed",
+    "per_step",
 ]
 
 
@@ -114,6 +115,19 @@ def pair_bidirectional(x, y, p, same=False, M=math):
     a = pair_aligned(x, y, p, same, M)
     b = pair_reversed(x, y, p, same, M)
     return a[0] + b[0], a[1] + b[1]
+
+
+def per_step(pair, x, y, p, same=False, M=math):
+    """The per-step read-out kernel built from any per-pair kernel ``pair`` of the prefixes."""
+    T, Tp = len(x), len(y)
+    x, y = list(x), list(y)
+    ntk = nngp = 0
+    for s in range(min(T, Tp)):
+        a, b = pair(x[: T - s], y[: Tp - s], p, same=same, M=M)
+        ntk += a
+        nngp += b
+    c = 1 / M.sqrt(T * Tp)
+    return c * ntk, c * nngp
 
 
 def pair_per_step(x, y, p, same=False, M=math):

@@ -244,11 +244,13 @@ class RNTK(RNTKDeclaration):
     def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
         backend = check_backend(backend)
         fused_ok = self.dual.fused
+        plain = not self.frozen_layers and self.readout == "last"
         if backend == "auto":
-            backend = "cpu-fused" if fused_ok and not self.frozen_layers else "cpu-vectorized"
-        if self.frozen_layers and backend in ("cpu-fused", "gpu-fused"):
+            backend = "cpu-fused" if fused_ok and plain else "cpu-vectorized"
+        if not plain and backend in ("cpu-fused", "gpu-fused"):
             alt = backend.replace("fused", "vectorized")
-            raise ValueError(f"backend={backend!r} does not implement frozen_layers > 0 yet; use backend={alt!r}")
+            what = "frozen_layers > 0" if self.frozen_layers else f"readout={self.readout!r}"
+            raise ValueError(f"backend={backend!r} does not implement {what} yet; use backend={alt!r}")
         if backend in ("cpu-fused", "gpu-fused") and not fused_ok:
             alt = backend.replace("fused", "vectorized")
             raise ValueError(
@@ -290,10 +292,12 @@ class RNTK(RNTKDeclaration):
         from functools import partial
 
         from ._reference import pair_aligned
-        from ._reference_variants import pair_frozen
+        from ._reference_variants import pair_frozen, per_step
 
         if self.frozen_layers:
             pair_aligned = partial(pair_frozen, frozen_layers=self.frozen_layers)
+        if self.readout == "per-step":
+            pair_aligned = partial(per_step, pair_aligned)
 
         sym = by is None
         by_ = bx if sym else by

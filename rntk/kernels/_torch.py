@@ -165,7 +165,8 @@ def _hyper(kernel, sigma, dtype, device):
         sv2 = t.reshape(()) ** 2
     else:
         sv2 = kernel.sigma_v**2
-    return Hyper(*(tuple(v) for v in out), sv2, kernel.squares().trained)
+    declared = kernel.squares()
+    return Hyper(*(tuple(v) for v in out), sv2, declared.trained, declared.per_step)
 
 
 def _reversed(X, lengths):
