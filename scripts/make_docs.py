@@ -111,6 +111,7 @@ def num_key(d: dict) -> list:
 # -- backends.md -------------------------------------------------------------------------
 BENCH_GRAM = "benchmarks/results/bench_gram.json"
 BENCH_EMPIRICAL = "benchmarks/results/bench_empirical.json"
+BENCH_VARIANTS = "benchmarks/results/bench_variants.json"
 
 
 def _bench_row(src, N, T, L, lengths="equal"):
@@ -206,6 +207,14 @@ def empirical_ntk_speed(src) -> str:
     return (f"N = {r0['N']}, T = {r0['T']}, float64, {e['machine']['torch_threads']} torch threads, "
             f"torch {e['machine']['torch']}; both paths agree to {rel:.0e} (relative).\n\n"
             + md_table(["width", "factored (s)", "Jacobian (s)", "Jacobian / factored"], rows))
+
+
+def variants_speed(src) -> str:
+    e = src.json(BENCH_VARIANTS)
+    rows = [[r["backend"], r["variant"], f"N = {r['N']}, T = {r['T']}, L = {r['L']}", f"{r['time_s']:.3g}",
+             f"{r['ratio_to_plain']:.2f}x"] for r in e["rows"]]
+    return (f"{e['timing_rule']}; {e['machine']['cores']} cores, {e['date_utc'][:10]}.\n\n"
+            + md_table(["backend", "variant", "size", "time (s)", "variant / plain"], rows))
 
 
 # -- empirical.md ------------------------------------------------------------------------
@@ -1030,7 +1039,7 @@ def theory_errata(src) -> str:
 # -- registry --------------------------------------------------------------------------
 BLOCKS = {f.__name__: f for f in (
     backends_speed_glance, backends_dtype_accuracy,
-    speed_machine, speed_table, speed_notes, empirical_ntk_speed,
+    speed_machine, speed_table, speed_notes, empirical_ntk_speed, variants_speed,
     fig2_left, fig2_right, thm2_drift,
     dynamics_table,
     rnn_baselines, ucr_run_facts, ucr_summary, ucr_gaps, ucr_per_dataset, fig4_tables, fig4_findings,
