@@ -44,8 +44,9 @@ class RNTK(RNTKDeclaration):
     n_layers : int, >= 1
     activation : {"relu", "erf"} or callable
         A vectorised callable gets its dual by Gauss-Hermite quadrature (see
-        ``rntk.kernels._activations.QuadratureDual`` for its accuracy); it runs
-        on the vectorized and reference backends only.
+        ``rntk.kernels._activations.QuadratureDual`` for its accuracy); it is
+        probed once at construction (shape, dtype, finiteness) and runs on the
+        vectorized and reference backends only.
     sigma_w, sigma_u, sigma_b, sigma_h : float or sequence of n_layers floats
         Standard deviations (>= 0) of the recurrent weights, input weights,
         biases and initial hidden state, per layer.
@@ -53,6 +54,22 @@ class RNTK(RNTKDeclaration):
         Standard deviation of the read-out weights.
     activation_derivative : callable, optional
         phi' for a callable activation; a central difference if None.
+    frozen_layers : int, 0 <= frozen_layers <= n_layers
+        The lowest ``frozen_layers`` layers keep their initial weights; only
+        the layers above and the read-out are trained, so the NTK sums their
+        gradient inner products only (``n_layers``: the NTK equals the NNGP).
+    direction : {"forward", "reversed", "bidirectional"}
+        "reversed": the RNN reads each sequence from its last step to its
+        first (sequences of different lengths then meet start-aligned);
+        "bidirectional": two independent RNNs, one per direction, whose
+        outputs are added, so both kernels are the sums of the two directions'.
+    readout : {"last", "per-step"}
+        "last": one read-out of the last hidden state. "per-step": an
+        independent read-out vector for every step counted back from the end,
+        f = T^(-1/2) sum_s sigma_v/sqrt(n) v_s^T h(L, T - s); the kernel is
+        (T T')^(-1/2) times the sum of the plain kernels of the end-aligned
+        prefixes (for equal lengths the mean over t of the prefix kernels).
+        ("mean", one shared read-out of the mean state, is not implemented.)
 
     Examples
     --------
