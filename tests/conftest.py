@@ -44,3 +44,15 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def fake_ucr(monkeypatch):
+    """Offline stand-ins for the UCR archives (46 steps: Crop's length)."""
+    import rntk.datasets
+
+    def load_ucr(name, split):
+        g = np.random.default_rng(len(name) + len(split))
+        return g.standard_normal((60, 46)), np.tile([1, 2, 3], 20)
+
+    monkeypatch.setattr(rntk.datasets, "load_ucr", load_ucr)

@@ -6,16 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from rent_data import regression_sequences
+
 from rntk.rent import RentConfig, SequenceData, SequenceModel, train
 
 
 def _regression(rng, n=32, T=5, m=2):
-    X = rng.standard_normal((n, T, m))
-    lengths = rng.integers(2, T + 1, n)
-    for i, L in enumerate(lengths):
-        X[i, L:] = 0.0
-    y = np.array([X[i, :L, 0].sum() * 0.3 for i, L in enumerate(lengths)])
-    return SequenceData(X, lengths, y)
+    return regression_sequences(rng, n, T, m)
 
 
 def _model(seed=0, **kw):
@@ -233,18 +230,6 @@ def test_a_checkpoint_with_pickled_numpy_is_refused_clearly(started):
 
 
 # -- max_train --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_ucr(monkeypatch):
-    """Offline stand-ins for the UCR archives (46 steps: Crop's length)."""
-    import rntk.datasets
-
-    def load_ucr(name, split):
-        g = np.random.default_rng(len(name) + len(split))
-        return g.standard_normal((60, 46)), np.tile([1, 2, 3], 20)
-
-    monkeypatch.setattr(rntk.datasets, "load_ucr", load_ucr)
 
 
 def test_every_task_honours_max_train(fake_ucr):

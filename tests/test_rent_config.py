@@ -55,18 +55,6 @@ def test_defaults_are_fresh_dicts_and_unknown_tasks_are_named():
         default_training("mnist")
 
 
-@pytest.fixture
-def fake_ucr(monkeypatch):
-    """Offline stand-ins for the UCR archives (46 steps: Crop's length)."""
-    import rntk.datasets
-
-    def load_ucr(name, split):
-        g = np.random.default_rng(len(name) + len(split))
-        return g.standard_normal((60, 46)), np.tile([1, 2, 3], 20)
-
-    monkeypatch.setattr(rntk.datasets, "load_ucr", load_ucr)
-
-
 def test_the_registry_describes_the_loaders(fake_ucr):
     from rntk.rent._tasks import TASKS, load_task
 

@@ -5,17 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from rent_data import regression_sequences
+
 from rntk.rent import RentConfig, SequenceData, SequenceModel, select_global, train
 from rntk.rent._scores import regression_scores
 
 
 def _regression(rng, n=48, T=6, m=2):
-    X = rng.standard_normal((n, T, m))
-    lengths = rng.integers(2, T + 1, n)
-    for i, L in enumerate(lengths):
-        X[i, L:] = 0.0
-    y = np.array([X[i, :L, 0].sum() * 0.3 for i, L in enumerate(lengths)])
-    return SequenceData(X, lengths, y)
+    return regression_sequences(rng, n, T, m)
 
 
 def _classification(rng, n=60, T=5, classes=3):
