@@ -56,7 +56,7 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limi
     erf 1/sqrt(1 + 2 S) and 0. Every entry is written (0 before a
     sequence starts), so P may come uninitialised. Written at the original
     index i: d_ntk, d_nngp (N,) the training-Gram diagonal; peak (N,) the
-    largest value ``_recursion.diagonal_scan`` checks (Q at every step and
+    largest value it checks, as ``_vectorized.check_range`` does (Q at every step and
     layer, erf also (1 + 2 Sigma)^2, the final NTK; NaN once one is NaN) and
     first_bad (N,) the first step at which one exceeds ``limit`` or is NaN
     (-1: none), so that the caller can refuse before the pair kernel runs.

@@ -1,7 +1,7 @@
 """Literal per-pair reference implementations of the RNTK authors' kernel variants.
 
-Not part of the public API yet: these are the derivations of
-``docs/kernel.md`` ("Kernel variants") written out for plain floats (or
+The oracles of ``RNTK(frozen_layers=..., direction=..., readout=...)``: the
+derivations of ``docs/kernel.md`` ("Kernel variants") written out for plain floats (or
 ``M = mpmath``), the way :mod:`rntk.kernels._reference` writes the plain
 kernel, and checked against wide finite networks in
 ``tests/test_kernel_variants.py``. All return ``(ntk, nngp)`` for one pair
@@ -138,15 +138,7 @@ def pair_per_step(x, y, p, same=False, M=math):
     Theta = (T T')^(-1/2) sum_{s=0}^{min(T,T')-1} Theta(x_{1:T-s}, y_{1:T'-s}),
     each term the plain (end-aligned) kernel of two prefixes; same for the NNGP.
     """
-    T, Tp = len(x), len(y)
-    x, y = list(x), list(y)
-    ntk = nngp = 0
-    for s in range(min(T, Tp)):
-        a, b = pair_aligned(x[: T - s], y[: Tp - s], p, same, M)
-        ntk += a
-        nngp += b
-    c = 1 / M.sqrt(T * Tp)
-    return c * ntk, c * nngp
+    return per_step(pair_aligned, x, y, p, same, M)
 
 
 def pair_per_step_pi(x, y, p, same=False, M=math):
