@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_sequences
 from ..kernels import RNTK
 
 __all__ = ["KernelSVC", "KernelRidgeRegressor", "gram_block"]
@@ -129,13 +130,7 @@ def _pad_ragged(X, kernel, width=None):
             f"time steps); {kernel!r} takes sequences of one length only: "
             + _fixed_length_hint(kernel)
         )
-    seqs = [np.asarray(s) for s in X]
-    tails = {s.shape[1:] for s in seqs}
-    if len(tails) > 1 or len(next(iter(tails))) > 1:
-        raise ValueError(
-            f"the sequences of X must all have shape (T_i,) or all (T_i, m) with one m, got "
-            f"shapes {sorted({s.shape for s in seqs})[:4]}"
-        )
+    b = check_sequences(X, "X")  # the one parser of sequence collections: shapes, NaN, feature counts
     T = max(lengths)
     if width is not None:
         if T > width:
@@ -145,10 +140,10 @@ def _pad_ragged(X, kernel, width=None):
                 f"inputs (the test inputs may not be longer)"
             )
         T = width
-    out = np.full((len(seqs), T, *next(iter(tails))), np.nan)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = s
-    return out
+    out = np.full((len(b), T, b.n_features), np.nan)
+    for i, t in enumerate(b.lengths):
+        out[i, :t] = b.data[i, :t]
+    return out[..., 0] if all(np.ndim(s) == 1 for s in X) else out
 
 
 class _KernelMixin:
