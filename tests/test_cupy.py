@@ -6,20 +6,14 @@ arithmetic against the float64 reference even on machines without a GPU
 (skipped when nvcc is absent). The tests marked ``gpu`` need CuPy and an
 NVIDIA device and skip cleanly otherwise.
 """
-import ctypes
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
+from cuda_host import compile_host, host_cross
 from hypothesis import given, settings
 from strategies import rntk_cases
 
 from rntk import RNTK
-from rntk._validation import check_sequences
-from rntk.kernels._activations import relu_snap
-from rntk.kernels._cuda_source import MAX_LAYERS, host_harness
-from rntk.kernels._vectorized import duals_for, tables
+from rntk.kernels._cuda_source import MAX_LAYERS
 from rntk.testing import RTOL_ILL_CONDITIONED, TOLERANCES, assert_close_matrices, scaled_max_error
 
 TOL = {dt: t.rtol for dt, t in TOLERANCES.items()}
@@ -40,42 +34,7 @@ gpu = pytest.mark.skipif(not _has_gpu(), reason="needs CuPy and an NVIDIA GPU")
 
 @pytest.fixture(scope="module")
 def host_lib(tmp_path_factory):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc not found: the CUDA source cannot be compiled for the host here")
-    d = tmp_path_factory.mktemp("cuda_host")
-    (d / "h.cu").write_text(host_harness())
-    subprocess.run([nvcc, "-x", "cu", "-O2", "-shared", "-Xcompiler", "-fPIC", "-o", str(d / "h.so"),
-                    str(d / "h.cu")], check=True, capture_output=True)
-    return ctypes.CDLL(str(d / "h.so"))
-
-
-def _tables(k, b, W, dt):
-    XR, start, S = tables(b, W, k.squares(), duals_for(k.dual, np)[1])
-    xT = np.ascontiguousarray(XR.transpose(1, 2, 0), dtype=dt)
-    return xT, np.ascontiguousarray(start, dtype=np.int32), np.ascontiguousarray(S, dtype=dt)
-
-
-def _host_cross(lib, k, X, Y, dtype):
-    """Every pair (i, j) of X x Y through the CUDA function compiled for the host."""
-    dt = np.dtype(dtype)
-    bx, by = check_sequences(X), check_sequences(Y)
-    W = int(max(bx.lengths.max(), by.lengths.max()))
-    xT, sx, Sx = _tables(k, bx, W, dt)
-    yT, sy, Sy = _tables(k, by, W, dt)
-    nx, ny = len(bx), len(by)
-    ip, jp = (np.ascontiguousarray(a.ravel(), dtype=np.int32) for a in np.meshgrid(np.arange(nx), np.arange(ny),
-                                                                                     indexing="ij"))
-    sw2, su2, sb2 = (np.ascontiguousarray(v, dtype=dt) for v in k.squares()[:3])
-    ntk, nngp = np.empty(nx * ny, dtype=dt), np.empty(nx * ny, dtype=dt)
-    ct = ctypes.c_double if dt == np.float64 else ctypes.c_float
-    fn = lib.rntk_pairs_f64 if dt == np.float64 else lib.rntk_pairs_f32
-    P = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    I = ctypes.c_int  # noqa: E741
-    fn(I(len(ip)), P(ip), P(jp), I(k.n_layers), P(xT), P(sx), P(Sx), I(nx), P(yT), P(sy), P(Sy), I(ny),
-       I(W), I(bx.n_features), P(sw2), P(su2), P(sb2), ct(k.sigma_v**2),
-       I(0 if k.activation == "relu" else 1), ct(relu_snap(dt)), P(ntk), P(nngp))
-    return ntk.reshape(nx, ny), nngp.reshape(nx, ny)
+    return compile_host(tmp_path_factory.mktemp("cuda_host"))
 
 
 @settings(max_examples=40)
@@ -85,11 +44,11 @@ def test_cuda_pair_arithmetic_on_the_host_matches_the_reference(host_lib, case):
     ref = k.gram(X, Y, backend="reference")
     dx, dy = k.diag(X), k.diag(Y)
     tol = TOL_DEGENERATE if 0.0 in k.sigma_u else TOL
-    t, g = _host_cross(host_lib, k, X, Y, "float64")
+    t, g = host_cross(host_lib, k, X, Y, "float64")
     assert_close_matrices(t, ref.ntk, tol["float64"], "cuda-host/f64/ntk")
     assert_close_matrices(g, ref.nngp, tol["float64"], "cuda-host/f64/nngp")
     if np.abs(np.diag(k.gram(X, backend="reference").ntk)).min() >= 1e-19:  # see test_rntk: f32 underflow
-        t32, g32 = _host_cross(host_lib, k, X, Y, "float32")
+        t32, g32 = host_cross(host_lib, k, X, Y, "float32")
         assert scaled_max_error(t32, ref.ntk, dx.ntk, dy.ntk) <= tol["float32"]
         assert scaled_max_error(g32, ref.nngp, dx.nngp, dy.nngp) <= tol["float32"]
 
@@ -99,7 +58,7 @@ def test_cuda_host_harness_covers_every_supported_depth(host_lib, rng):
     Y = [rng.normal(size=(5, 2))]
     for L in (1, MAX_LAYERS):
         k = RNTK(n_layers=L, sigma_b=0.1)
-        t, _ = _host_cross(host_lib, k, X, Y, "float64")
+        t, _ = host_cross(host_lib, k, X, Y, "float64")
         assert_close_matrices(t, k.gram(X, Y, backend="reference").ntk, 1e-10, f"L={L}")
 
 

@@ -49,6 +49,14 @@ class TestRNTKErfDeep(KernelContractTests):
         return _sequences(rng, (15, 4, 9, 11, 1, 13, 6)), _sequences(rng, (8, 15, 2))
 
 
+class TestRNTKMeanReadout(KernelContractTests):
+    # the cross-time (T x T') recursion, with a frozen layer and sigma_h
+    kernel = RNTK(2, "relu", sigma_w=[1.2, 1.0], sigma_b=0.2, sigma_h=0.5, readout="mean", frozen_layers=1)
+
+    def make_inputs(self, rng):
+        return _sequences(rng, (10, 4, 7, 1, 9, 6)), _sequences(rng, (5, 10, 3))
+
+
 class TestRNTKTanhQuadrature(KernelContractTests):
     # a callable: its dual by Gauss-Hermite quadrature, refused by the fused backends
     kernel = RNTK(2, np.tanh, sigma_w=[1.0, 0.8], sigma_u=[0.9, 1.1], sigma_b=0.2, sigma_h=0.3)

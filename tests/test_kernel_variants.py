@@ -1,20 +1,21 @@
 """Reference implementations of the kernel variants (frozen layers, reversed and
 bidirectional RNNs, per-step read-outs; docs/kernel.md, "Kernel variants"):
 exact special cases, and Monte Carlo z-tests against wide finite networks
-built here from rntk.empirical.RNN."""
+(rntk.empirical.VariantRNN, whose NTK is taken by full Jacobians)."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 
 from rntk import RNTK
-from rntk.empirical import RNN, as_batch, jacobian_ntk
+from rntk.empirical import variant_ntk
 from rntk.kernels._reference import pair_aligned, pair_general
 from rntk.kernels._reference_variants import (
     pair_bidirectional,
     pair_frozen,
     pair_frozen_forward,
+    pair_mean,
     pair_per_step,
     pair_per_step_pi,
     pair_reversed,
@@ -122,83 +123,16 @@ def test_per_step_special_cases(rng, p):
 # ------------------------------------------------------- finite networks, Monte Carlo
 
 
-def _rnn_fn(rnn, x, lx, h0):
-    return lambda prm: rnn(x, lx, h0, params=prm)
-
-
-def _net_frozen(p, X, width, g, frozen):
-    rnn = RNN(p, width, len(X[0][0]), generator=g)
-    x, lx = as_batch(X)
-    h0 = rnn.sample_h0(len(X), g)
-    allp = {k: v.detach() for k, v in rnn.named_parameters()}
-    trained = {k: v for k, v in allp.items()
-               if k == "v" or int(k[1:]) >= frozen}  # names W0, U1, b1, ...: 0-based layers
-
-    def fn(prm, inputs):
-        return rnn(*inputs, params={**allp, **prm})
-
-    return fn, trained, (x, lx, h0)
-
-
-def _net_bidirectional(p, X, width, g):
-    m = len(X[0][0])
-    fwd, bwd = RNN(p, width, m, generator=g), RNN(p, width, m, generator=g)
-    xf, lf = as_batch(X)
-    xb, lb = as_batch([np.asarray(s)[::-1] for s in X])  # the reversed sequences, end-aligned
-    h0f, h0b = fwd.sample_h0(len(X), g), bwd.sample_h0(len(X), g)
-    trained = {**{"f" + k: v.detach() for k, v in fwd.named_parameters()},
-               **{"b" + k: v.detach() for k, v in bwd.named_parameters()}}
-
-    def fn(prm, inputs):
-        (a, la, ha), (b, lb_, hb) = inputs
-        return (fwd(a, la, ha, params={k[1:]: v for k, v in prm.items() if k[0] == "f"})
-                + bwd(b, lb_, hb, params={k[1:]: v for k, v in prm.items() if k[0] == "b"}))
-
-    return fn, trained, ((xf, lf, h0f), (xb, lb, h0b))
-
-
-def _net_per_step(p, X, width, g):
-    """f = T^(-1/2) sum_s sigma_v/sqrt(n) v_s^T h(L, T-s): read-out vector per column of
-    the right-aligned batch (column W-1-s reads lag s), masked before a sequence starts."""
-    rnn = RNN(p, width, len(X[0][0]), generator=g)
-    x, lx = as_batch(X)
-    h0 = rnn.sample_h0(len(X), g)
-    Wc = x.shape[1]
-    V = torch.randn((Wc, width), generator=g, dtype=torch.float64)
-    allp = {k: v.detach() for k, v in rnn.named_parameters() if k != "v"}
-    trained = {**allp, "V": V}
-    start = Wc - lx
-    scale = p.sigma_v / math.sqrt(width) / torch.sqrt(lx.to(torch.float64))
-
-    def fn(prm, inputs):
-        x, lx, h0 = inputs
-        _, _, hs, c0 = rnn(x, lx, h0, params={**prm, "v": prm["V"][0]}, return_states=True)
-        out = 0
-        for j, c in enumerate(range(c0, Wc)):
-            h = hs[-1][j + 1]  # the state after column c
-            out = out + torch.where(start <= c, h @ prm["V"][c], 0.0)
-        return scale * out
-
-    return fn, trained, (x, lx, h0)
-
-
-def _monte_carlo(make, X, n_nets, seed):
-    s1 = s2 = g1 = g2 = None
+def _monte_carlo(p, X, n_nets, seed):
+    """Mean and standard error over independent VariantRNNs (width WIDTH) of the NTK and of f f^T."""
+    Ks, Fs = [], []
     for k in range(n_nets):
-        g = torch.Generator().manual_seed(seed * 1000 + k)
-        fn, trained, inputs = make(g)
-        K = jacobian_ntk(fn, trained, inputs).numpy()
-        with torch.no_grad():
-            f = fn(trained, inputs).numpy()
-        F = np.outer(f, f)
-        if s1 is None:
-            s1, s2, g1, g2 = K, K * K, F, F * F
-        else:
-            s1, s2, g1, g2 = s1 + K, s2 + K * K, g1 + F, g2 + F * F
-    mean, fmean = s1 / n_nets, g1 / n_nets
-    sem = np.sqrt(np.maximum(s2 / n_nets - mean**2, 0) / (n_nets - 1))
-    fsem = np.sqrt(np.maximum(g2 / n_nets - fmean**2, 0) / (n_nets - 1))
-    return mean, sem, fmean, fsem
+        K, f = variant_ntk(p, X, WIDTH, generator=seed * 1000 + k)
+        Ks.append(K)
+        Fs.append(np.outer(f, f))
+    Ks, Fs = np.array(Ks), np.array(Fs)
+    sem = lambda A: A.std(0, ddof=1) / math.sqrt(n_nets)  # noqa: E731
+    return Ks.mean(0), sem(Ks), Fs.mean(0), sem(Fs)
 
 
 def _check(mc, want, wrong):
@@ -220,7 +154,7 @@ WIDTH, N_NETS = 512, 40
 def test_frozen_layers_monte_carlo(rng):
     p = RNTK(n_layers=2, sigma_w=[1.2, 1.3], sigma_b=0.2, sigma_h=0.4)
     X = _seqs(rng, (4, 2, 5, 3))
-    mc = _monte_carlo(lambda g: _net_frozen(p, X, WIDTH, g, 1), X, N_NETS, seed=1)
+    mc = _monte_carlo(replace(p, frozen_layers=1), X, N_NETS, seed=1)
     want = _gram(lambda a, b, same: pair_frozen(a, b, p, 1, same), X)
     wrong = {"all layers trained": _gram(lambda a, b, same: pair_aligned(a, b, p, same), X)}
     _check(mc, want, wrong)
@@ -229,7 +163,7 @@ def test_frozen_layers_monte_carlo(rng):
 def test_bidirectional_monte_carlo(rng):
     p = RNTK(n_layers=2, activation="erf", sigma_w=1.1, sigma_b=0.2, sigma_h=[0.4, 0.6])
     X = _seqs(rng, (4, 2, 5, 3))
-    mc = _monte_carlo(lambda g: _net_bidirectional(p, X, WIDTH, g), X, N_NETS, seed=2)
+    mc = _monte_carlo(replace(p, direction="bidirectional"), X, N_NETS, seed=2)
     want = _gram(lambda a, b, same: pair_bidirectional(a, b, p, same), X)
     fwd = _gram(lambda a, b, same: pair_aligned(a, b, p, same), X)
     wrong = {"2 x forward": 2 * fwd, "concatenated read-out over 2n": want / 2}
@@ -239,7 +173,7 @@ def test_bidirectional_monte_carlo(rng):
 def test_per_step_readout_monte_carlo(rng):
     p = RNTK(n_layers=2, sigma_w=[1.3, 1.1], sigma_b=0.2, sigma_h=0.4)
     X = _seqs(rng, (4, 2, 5, 3))
-    mc = _monte_carlo(lambda g: _net_per_step(p, X, WIDTH, g), X, N_NETS, seed=3)
+    mc = _monte_carlo(replace(p, readout="per-step"), X, N_NETS, seed=3)
     want = _gram(lambda a, b, same: pair_per_step(a, b, p, same), X)
 
     def start_aligned(a, b, same):  # v_t indexed from the start: prefixes of equal length
@@ -247,4 +181,17 @@ def test_per_step_readout_monte_carlo(rng):
         return r / math.sqrt(len(a) * len(b))
 
     wrong = {"read-outs indexed from the start": _gram(start_aligned, X)}
+    _check(mc, want, wrong)
+
+
+def test_mean_readout_monte_carlo(rng):
+    p = RNTK(n_layers=2, sigma_w=[1.3, 1.1], sigma_b=0.2, sigma_h=0.4)
+    X = _seqs(rng, (4, 2, 5, 3))
+    mc = _monte_carlo(replace(p, readout="mean"), X, N_NETS, seed=4)
+    want = _gram(lambda a, b, same: pair_mean(a, b, p, 0, same), X)
+
+    def aligned_only(a, b, same):  # the cross-time terms dropped: the per-step kernel, rescaled
+        return np.array(pair_per_step(a, b, p, same)) / math.sqrt(len(a) * len(b))
+
+    wrong = {"aligned steps only": _gram(aligned_only, X)}
     _check(mc, want, wrong)

@@ -5,7 +5,14 @@ import torch
 
 from rntk import RNTK
 from rntk.empirical import RNN
-from rntk.kernels._reference_variants import pair_bidirectional, pair_frozen, pair_per_step, pair_reversed, per_step
+from rntk.kernels._reference_variants import (
+    pair_bidirectional,
+    pair_frozen,
+    pair_mean,
+    pair_per_step,
+    pair_reversed,
+    per_step,
+)
 from rntk.testing import KernelContractTests, TOLERANCES, assert_close_matrices
 
 TOL = TOLERANCES["float64"].rtol
@@ -19,6 +26,9 @@ CASES = [
     dict(readout="per-step", sigma_h=0.3),
     dict(n_layers=2, readout="per-step", activation="erf", sigma_b=0.2, direction="reversed"),
     dict(n_layers=2, readout="per-step", frozen_layers=1, sigma_h=0.2),
+    dict(readout="mean", sigma_b=0.2, sigma_h=0.3),
+    dict(n_layers=2, readout="mean", activation="erf", frozen_layers=1, sigma_h=0.3),
+    dict(n_layers=2, readout="mean", direction="bidirectional", sigma_b=0.1, sigma_h=0.2),
 ]
 
 
@@ -33,6 +43,8 @@ def _literal(k, x, y, same):
         return pair_frozen(u, v, p, frozen_layers=k.frozen_layers, same=same, M=M)
 
     def base(u, v):
+        if k.readout == "mean":
+            return pair_mean(u, v, p0, k.frozen_layers, same)
         return per_step(one, u, v, p0, same=same) if k.readout == "per-step" else one(u, v, p0, same)
 
     if k.direction == "forward":
@@ -60,8 +72,7 @@ def _data(rng):
 def test_every_backend_matches_the_literal_variant(kw, rng):
     k = RNTK(**kw)
     X, Y = _data(rng)
-    fused_ok = not k.frozen_layers and k.readout == "last"
-    backends = ["cpu-vectorized", "reference"] + (["cpu-fused"] if fused_ok else [])
+    backends = ["cpu-vectorized", "reference", "cpu-fused"]
     for A, B in ((X, None), (X, Y)):
         ntk, nngp = _want(k, A, B)
         for be in backends:
@@ -97,15 +108,48 @@ def test_per_step_matches_its_own_reference_and_the_prefix_mean(rng):
     assert_close_matrices(k.gram(Z).ntk, mean, TOL)
 
 
-def test_mean_readout_is_named_as_not_implemented():
-    with pytest.raises(ValueError, match="readout='mean'.*not implemented"):
-        RNTK(readout="mean")
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_mean_readout_without_recurrence_is_the_mean_of_step_kernels(activation, rng):
+    """sigma_w = 0, one layer: every step is an independent one-layer MLP of x_t, so the
+    mean read-out's kernel is (T T')^-1 sum_{t,t'} of the MLP kernel of (x_t, y_t'),
+    all step pairs (the aligned ones alone would miss most of it). Independent of the
+    grid recursion: the dual activation applied to the inputs directly."""
+    sv, su, sb = 1.3, 0.9, 0.4
+    k = RNTK(readout="mean", activation=activation, sigma_w=0.0, sigma_u=su, sigma_b=sb, sigma_v=sv)
+    X, Y = _data(rng)
+    dual = k.dual
+
+    def mlp(x, y):
+        kxy = su**2 * (x @ y.T) / x.shape[1] + sb**2  # (T, T')
+        kx = su**2 * np.sum(x * x, 1) / x.shape[1] + sb**2
+        ky = su**2 * np.sum(y * y, 1) / y.shape[1] + sb**2
+        v, d = dual.pair(kx[:, None] + 0 * kxy, ky[None, :] + 0 * kxy, kxy)
+        return sv**2 * np.mean(v + d * kxy), sv**2 * np.mean(v)
+
+    want = np.array([[mlp(x, y) for y in Y] for x in X])
+    got = k.gram(X, Y)
+    assert_close_matrices(got.ntk, want[..., 0], TOL)
+    assert_close_matrices(got.nngp, want[..., 1], TOL)
 
 
-def test_all_layers_frozen_is_the_nngp(rng):
+def test_mean_readout_of_length_one_sequences_is_the_plain_kernel(rng):
+    X = [rng.normal(size=(1, 2)) for _ in range(4)]
+    kw = dict(n_layers=2, sigma_b=0.2, sigma_h=0.4)
+    assert_close_matrices(RNTK(readout="mean", **kw).gram(X).ntk, RNTK(**kw).gram(X).ntk, TOL)
+
+
+def test_mean_readout_is_refused_by_the_cuda_kernel(rng):
     X, _ = _data(rng)
-    res = RNTK(n_layers=2, frozen_layers=2, sigma_b=0.2).gram(X)
-    np.testing.assert_array_equal(res.ntk, res.nngp)
+    with pytest.raises(ValueError, match="gpu-fused.*readout='mean'.*gpu-vectorized"):
+        RNTK(readout="mean").gram(X, backend="gpu-fused")
+
+
+@pytest.mark.parametrize("readout", ["last", "per-step", "mean"])
+def test_all_layers_frozen_is_the_nngp(readout, rng):
+    X, _ = _data(rng)
+    for backend in ("cpu-fused", "cpu-vectorized"):
+        res = RNTK(n_layers=2, frozen_layers=2, sigma_b=0.2, readout=readout).gram(X, backend=backend)
+        np.testing.assert_array_equal(res.ntk, res.nngp)
 
 
 def test_reversed_meets_sequences_start_aligned(rng):
@@ -119,12 +163,11 @@ def test_reversed_meets_sequences_start_aligned(rng):
     assert not np.allclose(k.gram([x], [y_tail_changed]).ntk, k.gram([x], [y]).ntk)
 
 
-def test_fused_backends_refuse_frozen_layers_and_auto_avoids_them(rng):
+def test_auto_runs_frozen_layers_on_the_fused_kernel(rng):
     k = RNTK(n_layers=2, frozen_layers=1)
     X, _ = _data(rng)
-    with pytest.raises(ValueError, match="does not implement frozen_layers"):
-        k.gram(X, backend="cpu-fused")
-    assert_close_matrices(k.gram(X).ntk, k.gram(X, backend="cpu-vectorized").ntk, 0.0)
+    np.testing.assert_array_equal(k.gram(X).ntk, k.gram(X, backend="cpu-fused").ntk)
+    assert_close_matrices(k.gram(X).ntk, k.gram(X, backend="cpu-vectorized").ntk, TOL)
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -139,9 +182,10 @@ def test_bad_variant_arguments_are_named(kw, match):
         RNTK(**kw)
 
 
-def test_finite_network_refuses_a_variant_it_does_not_build():
-    with pytest.raises(ValueError, match="plain forward network"):
-        RNN(RNTK(direction="bidirectional"), width=8, input_dim=1)
+@pytest.mark.parametrize("kw", [dict(direction="bidirectional"), dict(readout="mean"), dict(n_layers=2, frozen_layers=1)])
+def test_finite_network_refuses_a_variant_it_does_not_build(kw):
+    with pytest.raises(ValueError, match="plain network.*use rntk.empirical.VariantRNN"):
+        RNN(RNTK(**kw), width=8, input_dim=1)
 
 
 class TestFrozenContract(KernelContractTests):

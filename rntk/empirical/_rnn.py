@@ -97,9 +97,10 @@ class RNN(torch.nn.Module):
         super().__init__()
         check_positive_int(width, "width")
         check_positive_int(input_dim, "input_dim")
-        if getattr(kernel, "frozen_layers", 0) or getattr(kernel, "direction", "forward") != "forward":
-            raise ValueError("RNN builds the plain forward network with every layer trained; "
-                             "frozen_layers and direction variants have no finite network here yet")
+        if (getattr(kernel, "frozen_layers", 0) or getattr(kernel, "direction", "forward") != "forward"
+                or getattr(kernel, "readout", "last") != "last"):
+            raise ValueError("RNN builds the plain network (forward, last-state read-out, every layer "
+                             "trained); use rntk.empirical.VariantRNN for frozen_layers, readout or direction")
         if parametrization not in ("ntk", "standard"):
             raise ValueError(f"parametrization must be 'ntk' or 'standard', got {parametrization!r}")
         if not tied and (max_len is None or max_len < 1):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._activations import relu_snap
-from ._cuda_source import MAX_LAYERS, SOURCE
+from ._cuda_source import MAX_LAYERS, READOUTS, SOURCE
 from ._recursion import cross_pairs, diagonal
 from ._vectorized import duals_for, tables
 
@@ -35,13 +35,13 @@ def is_cupy_array(a) -> bool:
     return type(a).__module__.split(".")[0] == "cupy"
 
 
-def _module(dt, L):
+def _module(dt, L, per_step):
     import cupy as cp
 
-    key = (np.dtype(dt).name, L)
+    key = (np.dtype(dt).name, L, per_step)
     if key not in _MODULES:
         T = "double" if np.dtype(dt) == np.float64 else "float"
-        name = f"rntk_fused<{T}, {L}>"
+        name = f"rntk_fused<{T}, {L}, {'true' if per_step else 'false'}>"
         mod = cp.RawModule(code=SOURCE, options=("-std=c++14",), name_expressions=[name])
         _MODULES[key] = mod.get_function(name)
     return _MODULES[key]
@@ -71,7 +71,10 @@ def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
     if fused:
         if L > MAX_LAYERS:
             raise ValueError(f"the fused CUDA kernel supports n_layers <= {MAX_LAYERS}; use backend='gpu-vectorized'")
-        kernel = _module(dt, L)
+        if p.readout not in READOUTS:
+            raise ValueError(f"the fused CUDA kernel implements readout in {READOUTS}, not {p.readout!r}; "
+                             "use backend='gpu-vectorized'")
+        kernel = _module(dt, L, p.readout == "per-step")
         xT = cp.ascontiguousarray(XR.transpose(1, 2, 0).astype(dt))
         yT = xT if sym else cp.ascontiguousarray(YR.transpose(1, 2, 0).astype(dt))
         Sxd = cp.ascontiguousarray(Sx.astype(dt))
@@ -86,7 +89,8 @@ def cupy_gram(p, bx, by, dt, *, fused=True, tile=8192):
                 nj = min(tile, ny - j0)
                 grid = ((nj + BLOCK[0] - 1) // BLOCK[0], (ni + BLOCK[1] - 1) // BLOCK[1])
                 kernel(grid, BLOCK, (xT, sxi, Sxd, np.int32(nx), yT, syi, Syd, np.int32(ny),
-                                     np.int32(W), np.int32(XR.shape[2]), *consts, sv2, act, snap,
+                                     np.int32(W), np.int32(XR.shape[2]), *consts, sv2,
+                                     np.int32(p.frozen_layers), act, snap,
                                      np.int32(i0), np.int32(ni), np.int32(j0), np.int32(nj), np.int32(sym),
                                      ntk, nngp, np.int32(ny)))
     else:

@@ -34,7 +34,7 @@ BACKENDS = {
 DIRECTIONS = ("forward", "reversed", "bidirectional")
 
 #: What the network reads out.
-READOUTS = ("last", "per-step")
+READOUTS = ("last", "per-step", "mean")
 
 #: Names used before the backends were named for what they are.
 RENAMED_BACKENDS = {"numba": "cpu-fused", "numpy": "cpu-vectorized", "cupy": "gpu-fused",
@@ -94,7 +94,7 @@ class Hyper(NamedTuple):
     with respect to them. ``trained[l]`` is 1.0 for a trained layer and 0.0
     for a frozen one: the weight of the layer's own Sigma in the tangent kernel
     (None: every layer trained). ``per_step``: independent read-outs at every
-    step (see ``RNTKDeclaration.readout``).
+    step; ``mean``: one read-out of the mean state (see ``RNTK``'s ``readout``).
     """
 
     sw2: tuple
@@ -104,6 +104,7 @@ class Hyper(NamedTuple):
     sv2: Any
     trained: tuple | None = None
     per_step: bool = False
+    mean: bool = False
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -168,9 +169,6 @@ class RNTKDeclaration:
         object.__setattr__(self, "frozen_layers", int(k))
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        if self.readout == "mean":
-            raise ValueError("readout='mean' (one shared read-out of the mean hidden state) is not "
-                             "implemented yet: its kernel needs the cross-time covariances; use 'last' or 'per-step'")
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         object.__setattr__(self, "dual", get_dual(self.activation, self.activation_derivative))
@@ -181,4 +179,5 @@ class RNTKDeclaration:
         k = self.frozen_layers
         trained = None if k == 0 else (0.0,) * k + (1.0,) * (self.n_layers - k)
         return Hyper(sq(self.sigma_w), sq(self.sigma_u), sq(self.sigma_b), sq(self.sigma_h),
-                     self.sigma_v**2, trained, self.readout == "per-step")
+                     self.sigma_v**2, trained, self.readout == "per-step",
+                     self.readout == "mean")

@@ -29,7 +29,7 @@ from numba.extending import intrinsic, overload
 
 from ._activations import relu_snap
 
-__all__ = ["fused_cross", "constants", "RELU", "ERF", "ALIGN", "TILE_I"]
+__all__ = ["ALIGN", "ERF", "FROZEN", "PLAIN", "RELU", "TILE_I", "constants", "fused_cross"]
 
 # asin(x) = x + x z P(z)/Q(z), z = x^2, 0 <= x <= 1/sqrt(2): a (5, 5) rational
 # fit, max error 2.2e-16 (scripts/fit_asin.py); one division (its own unit)
@@ -152,7 +152,7 @@ def _dual_erf(sig, a1, a2, b1, b2, K):
     ab = a1 * b1
     r = K[_TWO] * sig * ab
     a = abs(r)
-    a = K[_ONE] if a > K[_ONE] else a
+    a = K[_ONE] if a > K[_ONE] else a  # noqa: FURB136 - min() differs on NaN, and in the SIMD code
     x = _one_minus_square(a, K)
     s = np.sqrt(x)
     asn = _asin_abs(a, x, s, K)
@@ -189,7 +189,7 @@ TILE_I = 4
 
 @njit(fastmath=_FLAGS, error_model="numpy")
 def _rows(St, l, jlo, n, jb, below, src, Y, uc, ra, rb, starty, c,
-          first, yin, masked, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, K):
+          first, yin, masked, own, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, K):
     """One time column of one tile at one layer: the SIMD loop.
 
     The state of a pair is (V, P) with P = 2 pi V' Q: the forward form needs Q
@@ -207,6 +207,9 @@ def _rows(St, l, jlo, n, jb, below, src, Y, uc, ra, rb, starty, c,
     ``u2t[ii] * src[ii, 0, jlo + jj]`` (m > 1: the rows' inner products);
     deeper layers read the layer below at column c from ``below[0 or 1, ii]``.
     ``masked``: some pairs have not started yet; their state stays exactly 0.
+    ``own``: the layer is trained; a frozen one (the lowest ``frozen_layers``)
+    adds no Sigma to Q, and as every layer below it is frozen too its Q is
+    exactly 0: only V is stepped and P stays at its initial 0.
 
     The rows share one loop and its loads of y's factors: a call per row
     cost ~100 ns in reference counts, overlap checks and constant broadcasts
@@ -237,12 +240,63 @@ def _rows(St, l, jlo, n, jb, below, src, Y, uc, ra, rb, starty, c,
                 v = v if act else zero
                 p = p if act else zero
             St[l, z, r, s] = v
-            St[l, o, r, s] = p
+            if own:  # a literal: the frozen variant has no P arithmetic at all (dead code)
+                St[l, o, r, s] = p
+
+
+# Frozen layers are compiled only into the kernel that has them, chosen (as
+# the activation is) by the dtype of an empty marker array: their call sites
+# double _rows' specialisations, and the plain kernel's compile time stays.
+PLAIN = np.zeros(0, dtype=np.uint8)
+FROZEN = np.zeros(0, dtype=np.uint16)
+
+
+def _frozen_rows(variant, St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c, m,
+                 masked, w2, bb, u2t, a1t, a2t, sit, kind, K):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_frozen_rows, fastmath=_FLAGS)
+def _frozen_rows_overload(variant, St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c, m,
+                          masked, w2, bb, u2t, a1t, a2t, sit, kind, K):
+    """``_rows`` of a frozen layer (V only; w2 stands in for the unused wp, up) with
+    ``FROZEN``; with ``PLAIN`` a stub, never called."""
+    if variant.dtype != types.uint16:
+        def stub(variant, St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c, m,
+                 masked, w2, bb, u2t, a1t, a2t, sit, kind, K):
+            return None
+
+        return stub
+
+    def impl(variant, St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c, m,
+             masked, w2, bb, u2t, a1t, a2t, sit, kind, K):
+        if l == 0 and m == 1:
+            if masked:
+                _rows(St, l, jlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
+                      True, True, True, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+            else:
+                _rows(St, l, jlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
+                      True, True, False, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+        elif l == 0:
+            if masked:
+                _rows(St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                      True, False, True, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+            else:
+                _rows(St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                      True, False, False, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+        elif masked:
+            _rows(St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                  False, False, True, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+        else:
+            _rows(St, l, jlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
+                  False, False, False, False, w2, bb, w2, w2, u2t, a1t, a2t, sit, kind, K)
+
+    return impl
 
 
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
 def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
-                sw2, su2, sb2, sv2, K, rowid, colid, out):
+                sw2, su2, sb2, sv2, variant, frozen, per_step, K, rowid, colid, out):
     """Fill ``out`` = (ntk, nngp) for every pair of every tile.
 
     X : (W, m + 2L, Nx) per-sample table of x, time-major and right-aligned
@@ -257,6 +311,10 @@ def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
     elsewhere) and results are mirrored. Worker ``w`` runs
     tiles[bounds[w]:bounds[w + 1]] (a static, cost-balanced split).
     sw2, su2, sb2 : (L,) squared sigmas, su2[0] already divided by m.
+    variant, frozen : ``FROZEN`` and how many of the lowest layers are
+    frozen, or ``PLAIN`` and 0 (all trained).
+    per_step : read out at every aligned step: the plain read-out summed over
+    the columns, times (T T')^(-1/2), T = W - start (``_recursion.cross_pairs``).
     rowid, colid : where sorted sample i of x (j of y) goes in ``out``
     (the inputs are sorted by length; the outputs are in the caller's order);
     len(colid) is y's real sample count.
@@ -265,12 +323,21 @@ def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
     for w in prange(bounds.shape[0] - 1):
         for k in range(bounds[w], bounds[w + 1]):
             _tile(X, startx, Y, starty, m, tiles[k], symmetric, kind,
-                  sw2, su2, sb2, sv2, Kt, rowid, colid, out)
+                  sw2, su2, sb2, sv2, variant, frozen, per_step, Kt, rowid, colid, out)
+
+
+@njit(inline="always")
+def _put(out, r, col, t, g, symmetric):
+    out[0, r, col] = t
+    out[1, r, col] = g
+    if symmetric:
+        out[0, col, r] = t
+        out[1, col, r] = g
 
 
 @njit(fastmath=_FLAGS, error_model="numpy")
 def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
-          sw2, su2, sb2, sv2, Kt, rowid, colid, out):
+          sw2, su2, sb2, sv2, variant, frozen, per_step, Kt, rowid, colid, out):
     U = np.uint64
     L = sw2.shape[0]
     W = X.shape[0]
@@ -282,6 +349,9 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
     St = np.zeros((L, 2, TILE_I, nj), dtype=X.dtype)
     inp = np.empty((TILE_I, 1, nj), dtype=X.dtype)  # layer-1 inner products when m > 1
     below = np.empty((2, TILE_I, nj), dtype=X.dtype)
+    # per-step read-out: the top layer's V and P summed over the columns (a
+    # pair's state is exactly 0 before it starts, so summing from c0 is exact)
+    Acc = np.zeros((2, TILE_I, nj if per_step else 0), dtype=X.dtype)
     # the first row's pairs start first; rows share its first column block
     # (pairs j <= i this adds are computed, not written)
     jlo = min(max(0, i0 + 1 - j0), nj) if symmetric else 0
@@ -326,20 +396,29 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
             # call site, never held in a variable (an array variable costs
             # reference counts: folding the masked / unmasked pairs into an
             # inlined helper added 18 of them and measured ~3 % slower)
-            if l == 0 and m == 1:
+            if l < frozen:  # only in a kernel compiled for FROZEN (see _frozen_rows)
+                if l > 0:  # a frozen layer reads only the V of the layer below (its Q is 0)
+                    lb = U(l - 1)
+                    for ii in range(TILE_I):
+                        uii = U(ii)
+                        for jj in range(n):
+                            below[z, uii, ujlo + jj] = St[lb, z, uii, ujlo + jj]
+                _frozen_rows(variant, St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c, m,
+                             masked, w2, bb, u2t, a1t, a2t, sit, kind, Kt)
+            elif l == 0 and m == 1:
                 if masked:
                     _rows(St, ul, ujlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
-                          True, True, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          True, True, True, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
                 else:
                     _rows(St, ul, ujlo, n, jb, below, Y, Y, uc, ra, rb, starty, c,
-                          True, True, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          True, True, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
             elif l == 0:
                 if masked:
                     _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
-                          True, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          True, False, True, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
                 else:
                     _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
-                          True, False, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          True, False, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
             else:
                 # the layer below is copied out: read straight from St it
                 # would alias the stores and fail the overlap check
@@ -352,22 +431,32 @@ def _tile(X, startx, Y, starty, m, tile, symmetric, kind,
                             below[uh, uii, ujlo + jj] = St[lb, uh, uii, ujlo + jj]
                 if masked:
                     _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
-                          False, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          False, False, True, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
                 else:
                     _rows(St, ul, ujlo, n, jb, below, inp, Y, uc, ra, rb, starty, c,
-                          False, False, False, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+                          False, False, False, True, w2, bb, wp, up, u2t, a1t, a2t, sit, kind, Kt)
+        if per_step:
+            top = U(L - 1)
+            for h in range(2):
+                uh = U(h)
+                for ii in range(TILE_I):
+                    uii = U(ii)
+                    for jj in range(n):
+                        Acc[uh, uii, ujlo + jj] += St[top, uh, uii, ujlo + jj]
     j_end = min(nj, colid.shape[0] - j0)  # padding columns are not written
     sv2p = sv2 * Kt[_INV_2PI]  # St[L - 1, 1] is 2 pi V' Q
     for ii in range(i1 - i0):
         jlo = min(max(0, i0 + ii + 1 - j0), nj) if symmetric else 0
         r = rowid[i0 + ii]
+        tx = W - startx[i0 + ii]
         for jj in range(jlo, j_end):
-            v = St[L - 1, 0, ii, jj]
-            t = sv2 * v + sv2p * St[L - 1, 1, ii, jj]
-            g = sv2 * v
             col = colid[j0 + jj]
-            out[0, r, col] = t
-            out[1, r, col] = g
-            if symmetric:
-                out[0, col, r] = t
-                out[1, col, r] = g
+            if per_step:
+                v = Acc[0, ii, jj]
+                t = sv2 * v + sv2p * Acc[1, ii, jj]
+                # (T T')^(-1/2) in float64; the product rounds once into the dtype
+                sc = 1.0 / math.sqrt(tx * (W - starty[j0 + jj]))
+                _put(out, r, col, t * sc, (sv2 * v) * sc, symmetric)
+            else:
+                v = St[L - 1, 0, ii, jj]
+                _put(out, r, col, sv2 * v + sv2p * St[L - 1, 1, ii, jj], sv2 * v, symmetric)

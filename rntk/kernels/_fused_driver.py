@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fused import ALIGN, ERF, RELU, TILE_I, constants, fused_cross
+from ._fused import ALIGN, ERF, FROZEN, PLAIN, RELU, TILE_I, constants, fused_cross
 
-__all__ = ["fused_gram"]
+__all__ = ["READOUTS", "fused_gram"]
+
+#: The read-outs the fused numba kernels implement ("mean" in ``_fused_mean``).
+READOUTS = ("last", "per-step", "mean")
 
 # columns of a tile (its TILE_I rows are fixed by the kernel): the SIMD loop
 # runs along the columns (long loops, few loop overheads); 2 state arrays x
@@ -69,10 +72,12 @@ def _side(p, b, width, order, dt, name, index):
     P[:, :, n:] = 0
     d_ntk, d_nngp = np.empty(n), np.empty(n)
     peak, first_bad = np.empty(n), np.empty(n, dtype=np.int64)
-    sw2, su2, sb2, sh2 = (np.array(v) for v in p.squares()[:4])
+    hp = p.squares()
+    sw2, su2, sb2, sh2 = (np.array(v) for v in (hp.sw2, hp.su2, hp.sb2, hp.sh2))
+    own = np.ones(p.n_layers) if hp.trained is None else np.array(hp.trained, dtype=np.float64)
     sample_tables(np.ascontiguousarray(b.data), b.lengths, order, sw2, su2, sb2, sh2, p.sigma_v**2,
-                  p.dual.name == "erf", float(np.finfo(dt).tiny), overflow_limit(dt),
-                  P, d_ntk, d_nngp, peak, first_bad)
+                  own, bool(hp.per_step), p.dual.name == "erf", float(np.finfo(dt).tiny),
+                  overflow_limit(dt), P, d_ntk, d_nngp, peak, first_bad)
     check_diagonal_range(first_bad, peak, b.lengths, dt, name, index)
     start = (width - b.lengths)[order]
     start = np.concatenate([start, np.full(n_pad - n, start[-1])])
@@ -83,12 +88,20 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
     """Gram of two checked batches with the fused kernel; ``by is None``: training Gram.
 
     The training Gram's diagonal is the exact self-pair value (sigma_h included).
+    ``p`` may freeze layers and read out per step or from the mean state.
     ``index`` and ``names``: the caller's sample numbers and names of bx and by
     (for error messages about a tile of a larger Gram).
     Returns ``(ntk, nngp)``, two views of one array.
     """
     import numba
 
+    if p.readout not in READOUTS:
+        raise ValueError(f"the fused kernel implements readout in {READOUTS}, not {p.readout!r}; "
+                         "use backend='cpu-vectorized'")
+    if p.readout == "mean":
+        from ._fused_mean import fused_mean_gram
+
+        return fused_mean_gram(p, bx, by, dt, n_jobs, index, names)
     symmetric = by is None
     threads_before = numba.get_num_threads()
     n_threads = threads_before if n_jobs is None else int(n_jobs)
@@ -108,13 +121,15 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
     first = np.maximum(sx[tiles[:, 0]], sy[tiles[:, 2]])
     order, bounds = _assign(pairs * (W - first).astype(float), n_threads)
     tiles = np.ascontiguousarray(tiles[order])
-    sw2, su2, sb2, _ = (np.array(v, dtype=dt) for v in p.squares()[:4])
+    hp = p.squares()
+    sw2, su2, sb2 = (np.array(v, dtype=dt) for v in (hp.sw2, hp.su2, hp.sb2))
     su2[0] = su2[0] / bx.n_features
     out = np.empty((2, nx, len(oy)), dtype=dt)
     try:
         numba.set_num_threads(n_threads)
         fused_cross(X, sx, Y, sy, bx.n_features, tiles, bounds, symmetric,
                     ERF if p.dual.name == "erf" else RELU, sw2, su2, sb2, dt.type(p.sigma_v**2),
+                    FROZEN if p.frozen_layers else PLAIN, p.frozen_layers, bool(hp.per_step),
                     constants(dt), ox, oy, out)
     finally:
         numba.set_num_threads(threads_before)

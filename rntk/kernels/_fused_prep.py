@@ -29,7 +29,7 @@ def _diag_dual(k, erf):
 def _note(x, t, limit, pk, bad, b):
     """Track the largest checked value and the first step past ``limit``; a NaN
     (inf - inf, 0 * inf) counts as past it and sticks as the peak."""
-    if (x > pk[b] or x != x) and pk[b] == pk[b]:
+    if (x > pk[b] or x != x) and pk[b] == pk[b]:  # noqa: PLR0124 - NaN tests, in numba
         pk[b] = x
     if not (x <= limit) and bad[b] < 0:
         bad[b] = t
@@ -39,14 +39,17 @@ _BLOCK = 64  # samples per parallel work item: column-major writes stay in a few
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limit,
+def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, own, per_step, erf, tiny, limit,
                   P, d_ntk, d_nngp, peak, first_bad):
     """Fill the pair kernel's per-sample inputs and the exact self-pair values.
 
     data : (N, T, m) left-aligned values; lengths : (N,); order : (N,) the
     sample at sorted position k is ``order[k]``, longest first; sw2, su2, sb2,
-    sh2 : (L,) squared sigmas (su2[0] not divided by m); tiny : variances
-    below this count as zero (1/sqrt would overflow the kernel's dtype).
+    sh2 : (L,) squared sigmas (su2[0] not divided by m); own : (L,) the
+    weight of each layer's own Sigma in Q (1.0 trained, 0.0 frozen);
+    per_step : the per-step read-out (the diagonal is then the mean over the
+    steps of the prefix kernels); tiny : variances below this count as zero
+    (1/sqrt would overflow the kernel's dtype).
 
     Written at sorted position k, column c = W - T_i + t of sequence step t
     (W = P.shape[0]), into P (W, m + 2L, N): rows [0, m) the values, rows
@@ -56,8 +59,8 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limi
     erf 1/sqrt(1 + 2 S) and 0. Every entry is written (0 before a
     sequence starts), so P may come uninitialised. Written at the original
     index i: d_ntk, d_nngp (N,) the training-Gram diagonal; peak (N,) the
-    largest value it checks, as ``_vectorized.check_range`` does (Q at every step and
-    layer, erf also (1 + 2 Sigma)^2, the final NTK; NaN once one is NaN) and
+    largest value it checks, as ``_vectorized.check_range`` does (Sigma and Q at every
+    step and layer, erf also (1 + 2 Sigma)^2, the final NTK; NaN once one is NaN) and
     first_bad (N,) the first step at which one exceeds ``limit`` or is NaN
     (-1: none), so that the caller can refuse before the pair kernel runs.
 
@@ -74,6 +77,8 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limi
         Q = np.zeros((L, nb))
         Dp = np.zeros((L, nb))
         pk = np.zeros(nb)
+        acc_ntk = np.zeros(nb)  # per-step: the read-outs of the steps so far
+        acc_nngp = np.zeros(nb)
         bad = np.full(nb, -1, dtype=np.int64)
         for c in range(W):
             for b in range(nb):
@@ -105,20 +110,30 @@ def sample_tables(data, lengths, order, sw2, su2, sb2, sh2, sv2, erf, tiny, limi
                         P[c, m + l, k] = 0.0
                         P[c, m + L + l, k] = 0.0
                     d = _diag_dual(sig, erf)[1]
-                    q = sig + sw2[l] * Dp[l, b] * Q[l, b]
+                    q = own[l] * sig + sw2[l] * Dp[l, b] * Q[l, b]
                     if l > 0:
                         q = q + su2[l] * Dp[l - 1, b] * Q[l - 1, b]
                     Q[l, b] = q
                     Dp[l, b] = d
                     _note(q, t, limit, pk, bad, b)
+                    _note(sig, t, limit, pk, bad, b)  # q >= sig unless the layer is frozen
                     if erf:
                         e = 1.0 + 2.0 * sig
                         _note(e * e, t, limit, pk, bad, b)
+                if per_step:  # this step's read-out: the plain kernel of the prefix ending here
+                    v = _diag_dual(S[L - 1, b], erf)[0]
+                    acc_ntk[b] += sv2 * v + sv2 * Dp[L - 1, b] * Q[L - 1, b]
+                    acc_nngp[b] += sv2 * v
         for b in range(nb):
-            v, d = _diag_dual(S[L - 1, b], erf)
             i = order[k0 + b]
-            d_ntk[i] = sv2 * v + sv2 * d * Q[L - 1, b]
-            d_nngp[i] = sv2 * v
+            if per_step:
+                inv_len = 1.0 / lengths[i]
+                d_ntk[i] = acc_ntk[b] * inv_len
+                d_nngp[i] = acc_nngp[b] * inv_len
+            else:
+                v, d = _diag_dual(S[L - 1, b], erf)
+                d_ntk[i] = sv2 * v + sv2 * d * Q[L - 1, b]
+                d_nngp[i] = sv2 * v
             _note(d_ntk[i], lengths[i] - 1, limit, pk, bad, b)
             peak[i] = pk[b]
             first_bad[i] = bad[b]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace, device
 
-__all__ = ["self_variance_table", "diagonal", "cross_pairs"]
+__all__ = ["cross_pairs", "diagonal", "mean_pairs", "self_variance_table", "training_diagonal"]
 
 
 def _zeros(xp, like, n):
@@ -116,6 +116,19 @@ def diagonal(S, start, hp, diag, watch=None):
     return hp.sv2 * v + hp.sv2 * d * Q[L - 1], hp.sv2 * v
 
 
+def training_diagonal(XR, start, S, hp, pair, diag):
+    """The exact diagonal of the training Gram (sigma_h included), for every read-out.
+
+    The mean read-out needs every sample's whole T x T grid (:func:`mean_pairs`);
+    the others only its aligned steps (:func:`diagonal`).
+    """
+    if hp.mean:
+        xp = array_namespace(XR)
+        idx = xp.arange(XR.shape[0], device=device(XR))
+        return mean_pairs(XR, start, S, XR, start, S, idx, idx, hp, pair, diag)
+    return diagonal(S, start, hp, diag)
+
+
 def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
     """RNTK of the pairs (X[ip[k]], Y[jp[k]]), vectorised over pairs.
 
@@ -141,6 +154,8 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
     -------
     ntk, nngp : arrays of shape (P,)
     """
+    if hp.mean:
+        return mean_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair)
     xp = array_namespace(XR)
     L, W = Sx.shape[0], Sx.shape[1]
     m = XR.shape[2]
@@ -173,3 +188,80 @@ def cross_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair):
         return (acc[0] * scale)[inverse], (acc[1] * scale)[inverse]
     ntk = hp.sv2 * V[L - 1] + hp.sv2 * D[L - 1] * Q[L - 1]
     return ntk[inverse], (hp.sv2 * V[L - 1])[inverse]
+
+
+#: elements of one (pairs x columns) state array of :func:`mean_pairs`, per chunk of pairs
+MEAN_CHUNK = 1 << 20
+
+
+def mean_pairs(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair, diag=None):
+    """RNTK with the mean-state read-out (``readout="mean"``) of the pairs (X[ip[k]], Y[jp[k]]).
+
+    The read-out sees every step, so the state of a pair is a row over all
+    of Y's columns: at column c of X, entry c' holds Sigma, V, V' and Q of
+    steps (c, c'); its recurrent term is the entry (c - 1, c' - 1) of the
+    previous column (a shift), zero where either sequence has not started.
+    Returns sv^2/(T T') sum_{c, c'} [V + V' Q] (ntk) and sv^2/(T T') sum V (nngp).
+    O(L W^2) per pair; pairs go in chunks of about ``MEAN_CHUNK / (W max(m, 8))``
+    (the chunk's copy of Y is pairs x W x m).
+
+    ``diag``: the pairs are each sample with itself (X is Y, ip == jp): the
+    aligned entries c = c' use the exact same-sample dual ``diag`` and the
+    first one gets sigma_h.
+    """
+    xp = array_namespace(XR)
+    W, m = XR.shape[1], XR.shape[2]
+    size = max(1, MEAN_CHUNK // (W * max(m, 8)))
+    if ip.shape[0] <= size:
+        return _mean_chunk(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair, diag)
+    parts = [_mean_chunk(XR, sx, Sx, YR, sy, Sy, ip[k:k + size], jp[k:k + size], hp, pair, diag)
+             for k in range(0, ip.shape[0], size)]
+    return xp.concat([a for a, _ in parts]), xp.concat([b for _, b in parts])
+
+
+def _mean_chunk(XR, sx, Sx, YR, sy, Sy, ip, jp, hp, pair, diag):
+    xp = array_namespace(XR)
+    L, W = Sx.shape[0], Sx.shape[1]
+    m = XR.shape[2]
+    own = _own(hp, L)
+    dev = device(XR)
+    ax, ay = sx[ip], sy[jp]
+    cols = xp.arange(W, device=dev)
+    y_on = cols[None, :] >= ay[:, None]
+    Yp = YR[jp]
+    Syp = [xp.permute_dims(Sy[l][:, jp], (1, 0)) for l in range(L)]
+    zero = xp.zeros((ip.shape[0], W), dtype=XR.dtype, device=dev)
+    pad = zero[:, :1]
+
+    def shift(a):  # entry c' takes the entry c' - 1 of the previous column
+        return xp.concat((pad, a[:, :-1]), axis=1)
+
+    V, D, Q = [zero] * L, [zero] * L, [zero] * L
+    acc_ntk = acc_nngp = zero  # per column of Y, summed over X's columns
+    for c in range(int(xp.min(ax)), W):
+        on = (c >= ax)[:, None] & y_on
+        here = (cols == c)[None, :] if diag is not None else None
+        for l in range(L):
+            w = shift(V[l])
+            if here is not None:  # the same sample's own first step: its random h(l, 0)
+                w = xp.where(here & (ax == c)[:, None], hp.sh2[l], w)
+            if l == 0:
+                inp = hp.su2[0] / m * xp.sum(XR[ip, c, :][:, None, :] * Yp, axis=-1)
+            else:
+                inp = hp.su2[l] * V[l - 1]
+            sig = xp.where(on, hp.sw2[l] * w + inp + hp.sb2[l], 0.0)
+            v, d = pair(Sx[l, c][ip][:, None] + zero, Syp[l], sig)
+            if here is not None:
+                dv, dd = diag(Sx[l, c][ip])
+                v, d = xp.where(here, dv[:, None], v), xp.where(here, dd[:, None], d)
+            q = own[l] * sig + hp.sw2[l] * shift(D[l]) * shift(Q[l])
+            if l > 0:
+                q = q + hp.su2[l] * D[l - 1] * Q[l - 1]
+            V[l], D[l], Q[l] = xp.where(on, v, 0.0), xp.where(on, d, 0.0), xp.where(on, q, 0.0)
+        acc_ntk = acc_ntk + hp.sv2 * (V[L - 1] + D[L - 1] * Q[L - 1])
+        acc_nngp = acc_nngp + hp.sv2 * V[L - 1]
+    # a strictly left-to-right sum over Y's columns (the leading inactive ones add exact
+    # zeros), so a pair's value does not depend on the tile width W it was computed in
+    scale = 1.0 / xp.astype((W - ax) * (W - ay), XR.dtype)
+    total = (xp.cumulative_sum(a, axis=1)[:, -1] for a in (acc_ntk, acc_nngp))
+    return tuple(t * scale for t in total)

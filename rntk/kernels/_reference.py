@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["pair_general", "pair_aligned", "pair_forward", "self_variances"]
+__all__ = ["general_backward", "general_forward", "pair_aligned", "pair_forward", "pair_general", "self_variances"]
 
 
 def _sq(p, M):
     f = (lambda v: M.mpf(v)) if hasattr(M, "mpf") else float
-    sq = lambda vals: [f(v) ** 2 for v in vals]  # noqa: E731
+    sq = lambda vals: [f(v) ** 2 for v in vals]
     return sq(p.sigma_w), sq(p.sigma_u), sq(p.sigma_b), sq(p.sigma_h), f(p.sigma_v) ** 2
 
 
@@ -56,9 +56,16 @@ def _cross_dual(dual, Sx, Sy, S, l, t, u, same, M):
     return dual.scalar(Sx[l][t], Sy[l][u], S, M)
 
 
-def pair_general(x, y, p, same=False, M=math):
-    """All-(t, t') recursion; see the module docstring."""
-    sw2, su2, sb2, sh2, sv2 = _sq(p, M)
+def general_forward(x, y, p, same=False, M=math):
+    """Sigma(l, t, t') and (V, V')(l, t, t') on the whole T x T' grid.
+
+    Sigma(l,t,t') = sw^2 V(l,t-1,t'-1) + [input term at (t, t')] + sb^2: every
+    diagonal t' - t = const of the grid is a chain of its own. The recurrent
+    term is 0 where a chain starts (t = 0 or t' = 0: the initial state of one
+    sequence is independent of the other's states), except sw^2 sh^2 at
+    (0, 0) for one and the same sample.
+    """
+    sw2, su2, sb2, sh2, _ = _sq(p, M)
     dual, L, m = p.dual, p.n_layers, len(x[0])
     T, Tp = len(x), len(y)
     Sx, Sy = self_variances(x, p, M), self_variances(y, p, M)
@@ -79,22 +86,43 @@ def pair_general(x, y, p, same=False, M=math):
                     inp = su2[l] * VD[l - 1][t][u][0]
                 S[l][t][u] = w + inp + sb2[l]
                 VD[l][t][u] = _cross_dual(dual, Sx, Sy, S[l][t][u], l, t, u, same, M)
+    return S, VD
+
+
+def general_backward(S, VD, p, source, trained_from=0, M=math):
+    """sum over l >= ``trained_from`` and all (t, t') of Pi(l,t,t') Sigma(l,t,t').
+
+    Pi(l,t,t') = V'(l,t,t') [sw^2 Pi(l,t+1,t'+1) + su^2 Pi(l+1,t,t') + source(t, t')],
+    with ``source(t, t')`` the read-out's weight on the top layer's state at
+    (t, t') (sv^2 at the last steps for the plain read-out). Pi runs from the
+    read-out downwards, so a frozen layer's Pi is the plain one.
+    """
+    sw2, su2, _, _, _ = _sq(p, M)
+    L, T, Tp = p.n_layers, len(S[0]), len(S[0][0])
     P = [[[0] * Tp for _ in range(T)] for _ in range(L)]
     ntk = 0
     for l in reversed(range(L)):
         for t in reversed(range(T)):
             for u in reversed(range(Tp)):
-                acc = 0
-                if l == L - 1 and t == T - 1 and u == Tp - 1:
-                    acc += sv2
+                acc = source(t, u) if l == L - 1 else 0
                 if t + 1 < T and u + 1 < Tp:
                     acc += sw2[l] * P[l][t + 1][u + 1]
                 if l + 1 < L:
                     acc += su2[l + 1] * P[l + 1][t][u]
                 P[l][t][u] = VD[l][t][u][1] * acc
-                ntk += P[l][t][u] * S[l][t][u]
-    nngp = sv2 * VD[L - 1][T - 1][Tp - 1][0]
-    return ntk + nngp, nngp
+                if l >= trained_from:
+                    ntk += P[l][t][u] * S[l][t][u]
+    return ntk
+
+
+def pair_general(x, y, p, same=False, M=math):
+    """All-(t, t') recursion; see the module docstring."""
+    sv2 = _sq(p, M)[4]
+    T, Tp = len(x), len(y)
+    S, VD = general_forward(x, y, p, same, M)
+    last = lambda t, u: sv2 if (t, u) == (T - 1, Tp - 1) else 0
+    nngp = sv2 * VD[p.n_layers - 1][T - 1][Tp - 1][0]
+    return general_backward(S, VD, p, last, 0, M) + nngp, nngp
 
 
 def _aligned_forward(x, y, p, same, M):

@@ -17,17 +17,27 @@ switches on the sigma_h term, as in the plain kernel).
 * :func:`pair_per_step` / :func:`pair_per_step_pi`: an independent read-out
   vector at every step (counted back from the end of the sequence), output
   scaled by ``1/sqrt(T)``.
+* :func:`pair_mean`: one shared read-out vector on the mean hidden state
+  ``(1/T) sum_t h(L, t)``; needs Sigma and Pi on the whole T x T' grid.
 """
 from __future__ import annotations
 
 import math
 
-from ._reference import _aligned_forward, _shorter_first, _sq, pair_aligned
+from ._reference import (
+    _aligned_forward,
+    _shorter_first,
+    _sq,
+    general_backward,
+    general_forward,
+    pair_aligned,
+)
 
 __all__ = [
     "pair_bidirectional",
     "pair_frozen",
     "pair_frozen_forward",
+    "pair_mean",
     "pair_per_step",
     "pair_per_step_pi",
     "pair_reversed",
@@ -166,3 +176,25 @@ def pair_per_step_pi(x, y, p, same=False, M=math):
             ntk += P[l][s] * S[l][s]
     nngp = c * sv2 * sum(VD[L - 1][s][0] for s in range(T))
     return ntk + nngp, nngp
+
+
+def pair_mean(x, y, p, frozen_layers=0, same=False, M=math):
+    """One read-out of the mean top-layer state, f = sigma_v/sqrt(n) v^T (1/T) sum_t h(L, t).
+
+    The output is a sum over all steps, so the kernel sums every (t, t') pair
+    of the grid, aligned or not (no alignment is chosen: each sequence is
+    averaged over its own steps)::
+
+        nngp = sv^2/(T T') sum_{t,t'} V(L, t, t')
+        ntk  = nngp + sum_{l > k} sum_{t,t'} Pi(l,t,t') Sigma(l,t,t')
+
+    with Pi's read-out source sv^2/(T T') at every (t, t') of the top layer.
+    Cost O(L T T') per pair, against O(L min(T, T')) for the other read-outs.
+    """
+    L = p.n_layers
+    _check_frozen(frozen_layers, L)
+    sv2 = _sq(p, M)[4]
+    c = sv2 / (len(x) * len(y))
+    S, VD = general_forward(x, y, p, same, M)
+    nngp = c * sum(v for row in VD[L - 1] for v, _ in row)
+    return general_backward(S, VD, p, lambda t, u: c, frozen_layers, M) + nngp, nngp

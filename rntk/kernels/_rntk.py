@@ -18,7 +18,7 @@ from ._declaration import (
     check_backend,
     check_dtype,
 )
-from ._vectorized import check_range, vectorized_gram
+from ._vectorized import check_range, vectorized_diagonal, vectorized_gram
 
 __all__ = ["RNTK"]
 
@@ -63,13 +63,17 @@ class RNTK(RNTKDeclaration):
         first (sequences of different lengths then meet start-aligned);
         "bidirectional": two independent RNNs, one per direction, whose
         outputs are added, so both kernels are the sums of the two directions'.
-    readout : {"last", "per-step"}
+    readout : {"last", "per-step", "mean"}
         "last": one read-out of the last hidden state. "per-step": an
         independent read-out vector for every step counted back from the end,
         f = T^(-1/2) sum_s sigma_v/sqrt(n) v_s^T h(L, T - s); the kernel is
         (T T')^(-1/2) times the sum of the plain kernels of the end-aligned
         prefixes (for equal lengths the mean over t of the prefix kernels).
-        ("mean", one shared read-out of the mean state, is not implemented.)
+        "mean": one read-out vector on the mean top-layer state,
+        f = sigma_v/sqrt(n) v^T (1/T) sum_t h(L, t); its kernel averages the
+        tangent kernels of all step pairs (t, t'), aligned or not, so it costs
+        O(L T T') per pair instead of O(L min(T, T')) (every backend but
+        "gpu-fused").
 
     Examples
     --------
@@ -185,6 +189,8 @@ class RNTK(RNTKDeclaration):
         bx = check_sequences(X, "X")
         dt = check_dtype(dtype)
         ntk, nngp = check_range(bx, self.squares(), self.dual, dt)
+        if self.readout == "mean":  # the scan computes the aligned steps only
+            ntk, nngp = vectorized_diagonal(bx, self.squares(), self.dual, dt)
         ntk, nngp = ntk.astype(dt), nngp.astype(dt)
         check_finite_result(ntk, nngp, dt)
         return KernelResult(ntk, nngp)
@@ -261,13 +267,13 @@ class RNTK(RNTKDeclaration):
     def _resolve_backend(self, backend: str, dt: np.dtype) -> str:
         backend = check_backend(backend)
         fused_ok = self.dual.fused
-        plain = not self.frozen_layers and self.readout == "last"
+        # the CUDA kernel lacks the mean read-out; numba has every read-out (any direction)
+        gpu_readout = self.readout in ("last", "per-step")
         if backend == "auto":
-            backend = "cpu-fused" if fused_ok and plain else "cpu-vectorized"
-        if not plain and backend in ("cpu-fused", "gpu-fused"):
-            alt = backend.replace("fused", "vectorized")
-            what = "frozen_layers > 0" if self.frozen_layers else f"readout={self.readout!r}"
-            raise ValueError(f"backend={backend!r} does not implement {what} yet; use backend={alt!r}")
+            backend = "cpu-fused" if fused_ok else "cpu-vectorized"
+        if not gpu_readout and backend == "gpu-fused":
+            raise ValueError(f"backend='gpu-fused' does not implement readout={self.readout!r}; "
+                             "use backend='gpu-vectorized' or 'cpu-fused'")
         if backend in ("cpu-fused", "gpu-fused") and not fused_ok:
             alt = backend.replace("fused", "vectorized")
             raise ValueError(
@@ -309,12 +315,14 @@ class RNTK(RNTKDeclaration):
         from functools import partial
 
         from ._reference import pair_aligned
-        from ._reference_variants import pair_frozen, per_step
+        from ._reference_variants import pair_frozen, pair_mean, per_step
 
         if self.frozen_layers:
             pair_aligned = partial(pair_frozen, frozen_layers=self.frozen_layers)
         if self.readout == "per-step":
             pair_aligned = partial(per_step, pair_aligned)
+        if self.readout == "mean":
+            pair_aligned = partial(pair_mean, frozen_layers=self.frozen_layers)
 
         sym = by is None
         by_ = bx if sym else by

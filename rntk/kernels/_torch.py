@@ -42,7 +42,7 @@ import torch
 
 from ._activations import relu_snap
 from ._declaration import Hyper, RNTKDeclaration
-from ._recursion import cross_pairs, diagonal, self_variance_table
+from ._recursion import cross_pairs, self_variance_table, training_diagonal
 
 __all__ = ["rntk_torch"]
 
@@ -166,7 +166,7 @@ def _hyper(kernel, sigma, dtype, device):
     else:
         sv2 = kernel.sigma_v**2
     declared = kernel.squares()
-    return Hyper(*(tuple(v) for v in out), sv2, declared.trained, declared.per_step)
+    return Hyper(*(tuple(v) for v in out), sv2, declared.trained, declared.per_step, declared.mean)
 
 
 def _reversed(X, lengths):
@@ -253,7 +253,7 @@ def rntk_torch(X, Y=None, kernel=None, sigma=None, lengths_x=None, lengths_y=Non
         W = int(lx.max())
         XR, sx = _widen(X, W), W - lx
         Sx = self_variance_table(XR, sx, hp, dual_diag)
-        d_ntk, d_nngp = diagonal(Sx, sx, hp, dual_diag)
+        d_ntk, d_nngp = training_diagonal(XR, sx, Sx, hp, pair, dual_diag)
         if diag:
             return d_ntk, d_nngp
         ip, jp = torch.triu_indices(N, N, 1, device=X.device)

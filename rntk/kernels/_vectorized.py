@@ -12,9 +12,9 @@ from functools import partial
 import numpy as np
 
 from .._validation import check_diagonal_range, overflow_limit
-from ._recursion import cross_pairs, diagonal, self_variance_table
+from ._recursion import cross_pairs, diagonal, self_variance_table, training_diagonal
 
-__all__ = ["tables", "vectorized_gram", "check_range", "duals_for"]
+__all__ = ["check_range", "duals_for", "tables", "vectorized_diagonal", "vectorized_gram"]
 
 # samples per block of the range scan: its self-variance table is L x T x block floats
 _SCAN_BLOCK = 4096
@@ -63,10 +63,22 @@ def vectorized_gram(bx, by, hp, dual, dt, xp=np):
         if sym:
             ntk[jp, ip], nngp[jp, ip] = t, g
     if sym:
-        d_ntk, d_nngp = diagonal(Sx, sx, hp, diag)
+        d_ntk, d_nngp = training_diagonal(XR, sx, Sx, hp, pair, diag)  # float64, as the range scan
         idx = xp.arange(nx)
         ntk[idx, idx], nngp[idx, idx] = d_ntk, d_nngp
     return ntk, nngp
+
+
+def vectorized_diagonal(b, hp, dual, dt):
+    """Diagonal of the training Gram of a checked batch (float64 recursion, result in ``dt``)."""
+    pair, diag = duals_for(dual, np)
+    out = np.empty((2, len(b)), dtype=dt)
+    for k0 in range(0, len(b), _SCAN_BLOCK):
+        ix = np.arange(k0, min(k0 + _SCAN_BLOCK, len(b)))
+        blk = b.subset(ix)
+        XR, start, S = tables(blk, int(blk.lengths.max()), hp, diag)
+        out[:, ix] = training_diagonal(XR, start, S, hp, pair, diag)
+    return out[0], out[1]
 
 
 class _RangeWatch:
