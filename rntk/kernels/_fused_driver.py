@@ -5,7 +5,7 @@ import numpy as np
 
 from ._fused import ALIGN, ERF, FROZEN, PLAIN, RELU, TILE_I, constants, fused_cross
 
-__all__ = ["READOUTS", "fused_gram"]
+__all__ = ["READOUTS", "fused_gram", "sides", "thread_count"]
 
 #: The read-outs the fused numba kernels implement ("mean" in ``_fused_mean``).
 READOUTS = ("last", "per-step", "mean")
@@ -84,6 +84,35 @@ def _side(p, b, width, order, dt, name, index):
     return P, start, (d_ntk, d_nngp)
 
 
+def thread_count(n_jobs):
+    """numba threads for a call: ``n_jobs``, or numba's current setting when None."""
+    import numba
+
+    n = numba.get_num_threads() if n_jobs is None else int(n_jobs)
+    if n < 1:
+        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
+    return n
+
+
+def sides(p, bx, by, dt, index, names):
+    """Both sides' tables, sorted longest first, right-aligned to the common width W.
+
+    Returns ``(W, ox, X, sx, diag, oy, Y, sy)``: per side the sort order, the
+    table and the first columns; ``diag`` the exact self-pair values of bx
+    (last / per-step read-outs). ``by is None``: Y is X.
+    """
+    symmetric = by is None
+    W = int(bx.lengths.max() if symmetric else max(bx.lengths.max(), by.lengths.max()))
+    # longest first: the pairs of a tile then start at nearly the same column
+    ox = np.argsort(-bx.lengths, kind="stable")
+    X, sx, diag = _side(p, bx, W, ox, dt, names[0], index[0])
+    if symmetric:
+        return W, ox, X, sx, diag, ox, X, sx
+    oy = np.argsort(-by.lengths, kind="stable")
+    Y, sy, _ = _side(p, by, W, oy, dt, names[1], index[1])
+    return W, ox, X, sx, diag, oy, Y, sy
+
+
 def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y")):
     """Gram of two checked batches with the fused kernel; ``by is None``: training Gram.
 
@@ -103,19 +132,8 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
 
         return fused_mean_gram(p, bx, by, dt, n_jobs, index, names)
     symmetric = by is None
-    threads_before = numba.get_num_threads()
-    n_threads = threads_before if n_jobs is None else int(n_jobs)
-    if n_threads < 1:
-        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
-    W = int(bx.lengths.max() if symmetric else max(bx.lengths.max(), by.lengths.max()))
-    # longest first: the pairs of a tile then start at nearly the same column
-    ox = np.argsort(-bx.lengths, kind="stable")
-    X, sx, diag = _side(p, bx, W, ox, dt, names[0], index[0])
-    if symmetric:
-        oy, Y, sy = ox, X, sx
-    else:
-        oy = np.argsort(-by.lengths, kind="stable")
-        Y, sy, _ = _side(p, by, W, oy, dt, names[1], index[1])
+    n_threads = thread_count(n_jobs)
+    W, ox, X, sx, diag, oy, Y, sy = sides(p, bx, by, dt, index, names)
     nx, ny = len(bx), len(sy)  # y padded to a multiple of ALIGN
     tiles, pairs = _tiles(nx, ny, symmetric)
     first = np.maximum(sx[tiles[:, 0]], sy[tiles[:, 2]])
@@ -125,6 +143,7 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
     sw2, su2, sb2 = (np.array(v, dtype=dt) for v in (hp.sw2, hp.su2, hp.sb2))
     su2[0] = su2[0] / bx.n_features
     out = np.empty((2, nx, len(oy)), dtype=dt)
+    threads_before = numba.get_num_threads()
     try:
         numba.set_num_threads(n_threads)
         fused_cross(X, sx, Y, sy, bx.n_features, tiles, bounds, symmetric,

@@ -141,21 +141,11 @@ def fused_mean_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", 
     """
     import numba
 
-    from ._fused_driver import _side
+    from ._fused_driver import sides, thread_count
 
     symmetric = by is None
-    threads_before = numba.get_num_threads()
-    n_threads = threads_before if n_jobs is None else int(n_jobs)
-    if n_threads < 1:
-        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
-    W = int(bx.lengths.max() if symmetric else max(bx.lengths.max(), by.lengths.max()))
-    ox = np.argsort(-bx.lengths, kind="stable")
-    X, sx, _ = _side(p, bx, W, ox, dt, names[0], index[0])
-    if symmetric:
-        oy, Y, sy = ox, X, sx
-    else:
-        oy = np.argsort(-by.lengths, kind="stable")
-        Y, sy, _ = _side(p, by, W, oy, dt, names[1], index[1])
+    n_threads = thread_count(n_jobs)
+    W, ox, X, sx, _, oy, Y, sy = sides(p, bx, by, dt, index, names)
     nx, ny = len(bx), len(oy)
     hp = p.squares()
     sw2, su2, sb2, sh2 = (np.array(v, dtype=dt) for v in (hp.sw2, hp.su2, hp.sb2, hp.sh2))
@@ -174,6 +164,7 @@ def fused_mean_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", 
     args = (kind, erf, sw2, su2, sb2, sh2, own, dt.type(p.sigma_v**2), K)
     out = np.zeros((2, nx, ny), dtype=dt)
     ntk, nngp = np.empty(len(ii), dtype=dt), np.empty(len(ii), dtype=dt)
+    threads_before = numba.get_num_threads()
     try:
         numba.set_num_threads(n_threads)
         YT = np.ascontiguousarray(Y.transpose(2, 1, 0))
