@@ -300,7 +300,8 @@ def fused_cross(X, startx, Y, starty, m, tiles, bounds, symmetric, kind,
     """Fill ``out`` = (ntk, nngp) for every pair of every tile.
 
     X : (W, m + 2L, Nx) per-sample table of x, time-major and right-aligned
-    (``_fused_prep.sample_tables``): rows [0, m) the values, m + l and
+    (``_fused_prep.sample_tables``): rows [0, m) the values times
+    sigma_u / sqrt(m) (``_fused_driver._side``; su2[0] is then 1), m + l and
     m + L + l the dual factors of layer l (relu: 1/sqrt(Sigma_xx) or 0 and
     sqrt(Sigma_xx / (2 pi)); erf: 1/sqrt(1 + 2 Sigma_xx) and unused).
     startx : (Nx,) first column of each sequence. Y, starty : the same for y,

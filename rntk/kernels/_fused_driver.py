@@ -79,6 +79,10 @@ def _side(p, b, width, order, dt, name, index):
                   own, bool(hp.per_step), p.dual.name == "erf", float(np.finfo(dt).tiny),
                   overflow_limit(dt), P, d_ntk, d_nngp, peak, first_bad)
     check_diagonal_range(first_bad, peak, b.lengths, dt, name, index)
+    # the values carry sigma_u / sqrt(m), so the input term of a pair is the product
+    # of the two samples' scaled values: the same bits whichever sample plays x
+    # (sigma_u^2 x_i * y_j is not), and the pair kernels take sigma_u^2 = 1 at layer 1
+    P[:, :b.n_features, :n] *= dt.type(np.sqrt(hp.su2[0] / b.n_features))
     start = (width - b.lengths)[order]
     start = np.concatenate([start, np.full(n_pad - n, start[-1])])
     return P, start, (d_ntk, d_nngp)
@@ -141,7 +145,7 @@ def fused_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", "Y"))
     tiles = np.ascontiguousarray(tiles[order])
     hp = p.squares()
     sw2, su2, sb2 = (np.array(v, dtype=dt) for v in (hp.sw2, hp.su2, hp.sb2))
-    su2[0] = su2[0] / bx.n_features
+    su2[0] = 1  # in the tables' values (``_side``)
     out = np.empty((2, nx, len(oy)), dtype=dt)
     threads_before = numba.get_num_threads()
     try:

@@ -149,7 +149,7 @@ def fused_mean_gram(p, bx, by, dt, n_jobs=None, index=(None, None), names=("X", 
     nx, ny = len(bx), len(oy)
     hp = p.squares()
     sw2, su2, sb2, sh2 = (np.array(v, dtype=dt) for v in (hp.sw2, hp.su2, hp.sb2, hp.sh2))
-    su2[0] = su2[0] / bx.n_features
+    su2[0] = 1  # in the tables' values (``_fused_driver._side``)
     own = np.ones(p.n_layers, dtype=dt) if hp.trained is None else np.array(hp.trained, dtype=dt)
     kind, erf = (ERF, True) if p.dual.name == "erf" else (RELU, False)
     if symmetric:
