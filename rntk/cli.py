@@ -60,7 +60,15 @@ def cmd_reproduce(args) -> int:
 def cmd_gram(args) -> int:
     from . import RNTK
 
-    out = check_out(args.out)
+    # a .zarr store, a scheduler or a tile size: tiles as Dask tasks (rntk.distributed)
+    to_zarr = args.out.endswith(".zarr")
+    on_dask = to_zarr or args.scheduler is not None or args.tile is not None or args.workers is not None
+    if to_zarr:  # a folder, and an existing one is resumed
+        out = Path(args.out)
+        if not out.parent.is_dir():
+            raise _fail("gram", f"--out {args.out}: the folder {out.parent} does not exist")
+    else:
+        out = check_out(args.out)
     X = load_sequences(args.X)
     Y = load_sequences(args.Y) if args.Y else None
     try:
@@ -68,9 +76,22 @@ def cmd_gram(args) -> int:
             n_layers=args.n_layers, activation=args.activation, sigma_w=args.sigma_w,
             sigma_u=args.sigma_u, sigma_b=args.sigma_b, sigma_h=args.sigma_h, sigma_v=args.sigma_v,
         )
-        res = kernel.gram(X, Y, backend=args.backend, dtype=args.dtype, progress=True)
-    except ValueError as e:
+        if on_dask:
+            from .distributed import DEFAULT_TILE, gram
+
+            res = gram(kernel, X, Y, client=args.scheduler, tile=args.tile or DEFAULT_TILE,
+                       store=out if to_zarr else None, dtype=args.dtype, n_workers=args.workers,
+                       backend=None if args.backend == "auto" else args.backend)
+        else:
+            res = kernel.gram(X, Y, backend=args.backend, dtype=args.dtype, progress=True)
+    except (ValueError, ImportError) as e:
         raise _fail("gram", e) from None
+    except OSError as e:  # no scheduler at that address
+        raise _fail("gram", _os_reason(e)) from None
+    if to_zarr:
+        print(f"wrote {out}: ntk and nngp of shape {res.ntk.shape}; {len(res.computed)} tiles computed, "
+              f"{res.skipped} found finished")
+        return 0
     try:
         write_npz(out, ntk=res.ntk, nngp=res.nngp)
     except OSError as e:
@@ -210,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         "end), an empty field or NaN at the end of a row pads it too, lines starting with # are skipped; "
         "object arrays are not loaded"))
     g.add_argument("--Y", help="second set of sequences (default: the training Gram of X)")
-    g.add_argument("--out", required=True, help="output .npz file with arrays ntk and nngp (its folder must exist)")
+    g.add_argument("--out", required=True, help=(
+        "output .npz file with arrays ntk and nngp (its folder must exist), or a .zarr store written "
+        "tile by tile by Dask workers; rerun with the same arguments to finish an interrupted one"))
     g.add_argument("--n-layers", type=_positive_int, default=1)
     g.add_argument("--activation", default="relu", choices=["relu", "erf"])
     g.add_argument("--sigma-w", type=float, default=2**0.5)
@@ -220,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sigma-v", type=float, default=1.0)
     g.add_argument("--backend", default="auto", choices=["auto", "cpu-fused", "cpu-vectorized", "reference"])
     g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    g.add_argument("--scheduler", metavar="ADDRESS", help=(
+        "compute the tiles on this Dask cluster (e.g. tcp://host:8786); a .zarr --out, --tile or "
+        "--workers alone start a local one (pip install 'rntk[distributed]')"))
+    g.add_argument("--tile", type=_positive_int, help="sequences a side of one Dask task's tile (default 1024)")
+    g.add_argument("--workers", type=_positive_int, help="worker processes of the local cluster (default: one a core)")
     g.set_defaults(func=cmd_gram)
 
     i = sub.add_parser("info", help="versions and available backends")
