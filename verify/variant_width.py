@@ -25,8 +25,8 @@ SEED = 2026
 N_SEQ, M = 10, 2
 LENGTHS = (2, 3, 4, 5, 6)
 WIDTHS_FULL = (64, 128, 256, 512, 1024, 2048)
-WIDTHS_QUICK = (32, 64, 128)
-NETS_FULL, NETS_QUICK = 8, 2
+WIDTHS_QUICK = (16, 32)
+NETS_FULL, NETS_QUICK = 8, 1
 BASE = {"activation": "relu", "sigma_w": 1.2, "sigma_u": 1.0, "sigma_b": 0.2, "sigma_h": 0.3, "sigma_v": 1.0}
 VARIANTS = {  # JSON key suffix -> the variant's declaration on top of BASE
     "readout_per_step": {"readout": "per-step"},
