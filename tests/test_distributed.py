@@ -154,10 +154,12 @@ def test_killed_worker_is_retried_and_result_exact(client, rng):
     assert "error" not in box, box.get("error")
     _same(exact, box["result"])
     # the scheduler's story of the killed tile (entries: origin, key, from, to, ...): sent to a
-    # worker, lost with it (processing -> released), sent again, finished (processing -> memory)
+    # worker, lost with it (processing -> released while it ran, or memory -> released when the
+    # kill came just after it finished and before the client took it), sent again, finished
     story = [s[2:4] for s in client.story(key) if s[0] == "scheduler"]
     assert sum(1 for s in story if s[1] == "processing") >= 2, story
-    assert ("processing", "released") in story and ("processing", "memory") in story, story
+    assert ("processing", "released") in story or ("memory", "released") in story, story
+    assert story[-1] == ("processing", "memory") or ("processing", "memory") in story, story
     _settle(client)
 
 

@@ -39,6 +39,19 @@ and its unit recomputed (they are written atomically, so no other unit is
 affected). Output: ``table_ucr.json`` (everything, with wall time per
 unit split into Gram and SVM time), ``table_ucr.md`` (the side-by-side table)
 and ``table_ucr.png`` (our accuracy vs the paper's).
+
+Practitioner columns (issue 19, ``--extra``; the ``rntk[baselines]`` libraries):
+``MINIROCKET`` (sktime's MiniRocket + ridge), ``DTW_FULL`` and ``DTW_CV`` (1-NN DTW,
+full window / window learned by leave-one-out on the training set), and ``GAK``.
+They are further units of the same cache; the JSON then also holds every column's
+average rank, the Friedman test and Nemenyi's critical difference over the datasets
+where all columns ran (``all_columns``), drawn in ``table_ucr_cd.png``. Ask for the
+extra columns cumulatively (``--extra MINIROCKET DTW_CV``): the JSON lists the
+columns of the invocation that wrote it. With ``--jobs 1`` the cheapest units run first.
+``--extra RNTK_PS`` adds the RNTK grid extended by the gap study (``verify/ucr_gap.py``):
+units of the per-step read-out on that study's 16 settings, and the column ``RNTK_EXT``,
+CV-selected over the paper's grid followed by those settings (``extend_by_cv``), next to
+the paper-grid ``RNTK`` column, which stays as it is.
 """
 from __future__ import annotations
 
@@ -50,6 +63,7 @@ import time
 import numpy as np
 from _common import out_dir, parser, save_figure, write_json
 from _paper_ucr import COLUMNS, TABLE2, UCR_NAME
+from _ucr_extra import BASELINE_GRIDS, BASELINES, baseline_cost, cd_plot, rank_summary, run_baseline
 
 from rntk.estimators import C_GRID, SeriesScaler  # C_GRID: the paper's C values, defined once
 
@@ -61,6 +75,11 @@ SEED = 0  # fold shuffle
 # an effectively enormous C); typical fits here take ~10^3
 SVM_MAX_ITER = 10**6
 FAMILIES = ("RNTK", "NTK", "RBF", "POLY")  # the paper's kernel columns
+# The RNTK grid extended by what verify/ucr_gap.py's study supports (issue 19): the unit
+# RNTK_PS runs the per-step read-out on that study's 16-setting grid (a subset of the paper's
+# sigma_w x sigma_b x sigma_h grid), and the column RNTK_EXT selects by CV, on the same folds,
+# over the paper's 900 last-state settings followed by those 16 (ties: the paper's grid first).
+PERSTEP, EXT = "RNTK_PS", "RNTK_EXT"
 GAK = "GAK"  # optional column (--gak): tslearn's global alignment kernel, "what users would pick instead"
 GAK_SCALES = {"full": [0.25, 0.5, 1, 2, 4], "quick": [0.5, 1, 2]}  # x Cuturi's median heuristic (sigma_gak)
 GAK_CELLS_PER_S = 1e8  # cdist_gak dynamic-programming cells a second on one core (measured here)
@@ -77,12 +96,14 @@ GRIDS_FULL = {  # the paper's Appendix A.1 grids
     },
     "RBF": {"gamma": [0.01, 0.05, 0.1, 0.2, 0.5, 0.6, 0.7, 0.8, 1, 2, 3, 4, 5, 10, 20, 30, 40, 100]},
     "POLY": {"degree": [1, 2, 3, 4, 5], "coef0": [0, 0.1, 0.2, 0.5, 1, 2]},
+    PERSTEP: {"sigma_w": [1.36, 1.40, 2**0.5, 1.44], "sigma_b": [0, 0.1, 0.5, 2], "sigma_h": [0]},
 }
 GRIDS_QUICK = {  # a few values of each, small sigma_b included
     "RNTK": {"sigma_w": [1.34, 2**0.5, 1.47], "sigma_b": [0, 0.1, 1], "sigma_h": [0, 0.5]},
     "NTK": {"n_layers": [1, 3], "sigma_w": [1, 2**0.5, 2], "sigma_b": [0, 0.5]},
     "RBF": {"gamma": [0.1, 1, 10, 100]},
     "POLY": {"degree": [1, 2, 3], "coef0": [0, 1]},
+    PERSTEP: {"sigma_w": [1.34, 2**0.5], "sigma_b": [0, 0.1], "sigma_h": [0]},
 }
 DATASETS_QUICK = ("Trace", "SynthCBF", "SynthVarLenSines")  # shipped with rntk
 DATASETS_FULL = (  # the paper's datasets available offline, plus Trace
@@ -120,6 +141,8 @@ def configs(family: str, grid: dict, X=None):
         p = dict(zip(keys, vals))
         if family == "RNTK":
             k = RNTK(activation="relu", sigma_u=1.0, sigma_v=1.0, **p)
+        elif family == PERSTEP:
+            k = RNTK(activation="relu", sigma_u=1.0, sigma_v=1.0, readout="per-step", **p)
         elif family == "NTK":
             k = MLPNTK(activation="relu", sigma_v=1.0, **p)
         elif family == "RBF":
@@ -157,10 +180,12 @@ def run_unit(name: str, fam: str, grids: dict, folds: int, root, checkpoint) -> 
     """One kernel family on one dataset: the paper's protocol, the selected setting, timings."""
     from rntk.estimators import kernel_grid_search
 
+    if fam in BASELINES:  # MiniRocket, 1-NN DTW: the series as shipped, no kernel grid
+        return {**run_baseline(name, fam, root), "paper_acc": None}
     t0 = time.perf_counter()
     X, y, Xt, yt, Xp, Xtp = load_dataset(name, root)
     cfg = configs(fam, grids[fam], X)
-    native = fam in ("RNTK", GAK)  # native lengths; the others take zero-padded vectors
+    native = fam in ("RNTK", PERSTEP, GAK)  # native lengths; the others take zero-padded vectors
     a, at = (X, Xt) if native else (Xp, Xtp)
     if native and a.shape[1] != at.shape[1]:  # the RNTK needs no common width,
         a, at = list(a), list(at)  # but arrays of two widths are passed as sequences
@@ -195,11 +220,13 @@ def gak_cells(facts: dict, n_sigma: int) -> float:
 def _unit_cost(facts: dict, fam: str, grids: dict) -> float:
     """A rough relative cost (for scheduling the largest units first)."""
     n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
+    if fam in BASELINES:
+        return baseline_cost(facts, fam)
     if fam == GAK:
         return gak_cells(facts, len(grids[GAK]["sigma_scale"])) / GAK_CELLS_PER_S
     n_cfg = int(np.prod([len(v) for v in grids[fam].values()]))
     fits = n_cfg * len(C_GRID) * (CV_FOLDS + 1) * (1e-4 + 2e-8 * n * n * max(1, facts["n_classes"] / 5))
-    gram = n_cfg * (n * n / 2 + n * nt) * T * (2e-9 if fam == "RNTK" else 2e-11)
+    gram = n_cfg * (n * n / 2 + n * nt) * T * {"RNTK": 2e-9, PERSTEP: 4e-8}.get(fam, 2e-11)
     return fits + gram
 
 
@@ -216,17 +243,42 @@ def _cell(r) -> str:
     return f"{r['test_acc']:.2f}{spread}"
 
 
-def table_markdown(results: dict, gak: bool = False) -> str:
-    head = "| dataset | " + " | ".join(f"{f} ours | {f} paper" for f in FAMILIES) + (" | GAK ours" if gak else "") + " |"
-    lines = [head, "|" + "---|" * (1 + 2 * len(FAMILIES) + gak)]
+def extend_by_cv(paper: dict, ps: dict) -> dict:
+    """The RNTK_EXT record: CV selection over the paper-grid RNTK unit, then the per-step unit.
+
+    Both units use the same 10 folds (seed 0) on the same training set, so picking the
+    unit with the higher best CV accuracy is CV selection over the union of their grids;
+    a CV tie keeps the paper's setting (it comes first) and reports the tied spread of both.
+    """
+    tie = bool(np.isclose(ps["cv_acc"], paper["cv_acc"], rtol=0, atol=1e-9))
+    pick, source = (ps, "per-step") if ps["cv_acc"] > paper["cv_acc"] and not tie else (paper, "paper grid")
+    tied = [paper, ps] if tie else [pick]
+    rec = {
+        "test_acc": pick["test_acc"], "cv_acc": pick["cv_acc"], "selected_from": source,
+        "best": {**pick["best"], "readout": "per-step" if source == "per-step" else "last"},
+        "n_settings": paper["n_settings"] + ps["n_settings"], "n_tied": sum(r["n_tied"] for r in tied),
+        "tied_test_acc_min": min(r["tied_test_acc_min"] for r in tied),
+        "tied_test_acc_max": max(r["tied_test_acc_max"] for r in tied),
+        "best_test_acc_any_setting": max(paper["best_test_acc_any_setting"], ps["best_test_acc_any_setting"]),
+        "paper_acc": None,
+    }
+    for k in ("gram_s", "fit_s", "wall_s", "unconverged_fits"):
+        rec[k] = paper.get(k, 0) + ps.get(k, 0)
+    return rec
+
+
+def table_markdown(results: dict, extra=()) -> str:
+    head = "| dataset | " + " | ".join(f"{f} ours | {f} paper" for f in FAMILIES) + "".join(f" | {f}" for f in extra) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(FAMILIES) + len(extra))]
     for name, rec in results.items():
         cells = []
         for f in FAMILIES:
             r = rec["families"][f]
             cells += [_cell(r), "-" if r["paper_acc"] is None else f"{r['paper_acc']:.2f}"]
-        if gak:
-            g = rec["families"].get(GAK)
-            cells.append(_cell(g) if g else f"not run ({rec.get('gak_skipped', 'n/a')})")
+        for f in extra:
+            g = rec["families"].get(f)
+            skipped = rec.get("gak_skipped", "n/a") if f == GAK else "n/a"
+            cells.append(_cell(g) if g else f"not run ({skipped})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -246,7 +298,7 @@ def _unit_record(key: str):
     """``accept`` for :func:`rntk.experiments.load_cached`: a unit record of these grids."""
     def accept(rec) -> bool:
         if not isinstance(rec, dict):
-            raise ValueError(f"holds a JSON {type(rec).__name__}, not a unit record")
+            raise TypeError(f"holds a JSON {type(rec).__name__}, not a unit record")
         return rec.get("key") == key
 
     return accept
@@ -302,6 +354,9 @@ def main(argv=None):
                    help="worker processes (default: one per available CPU)")
     p.add_argument("--gak", action="store_true",
                    help="add tslearn's global alignment kernel SVM as an extra column (needs rntk[bench])")
+    p.add_argument("--extra", nargs="+", default=[], choices=(PERSTEP,) + BASELINES + (GAK,),
+                   help=f"columns to add: {PERSTEP} (per-step RNTK units, giving the column {EXT}) and the "
+                        "practitioner columns (cumulative: name every one the JSON should hold)")
     p.add_argument("--gak-max-minutes", type=float, default=20.0,
                    help="skip GAK on datasets whose estimated cdist_gak time exceeds this (one core)")
     args = p.parse_args(argv)
@@ -311,6 +366,9 @@ def main(argv=None):
 
     grids = dict(GRIDS_QUICK if args.quick else GRIDS_FULL)
     grids[GAK] = {"sigma_scale": GAK_SCALES["quick" if args.quick else "full"]}
+    grids.update(BASELINE_GRIDS)
+    extra = tuple(f for f in (PERSTEP,) + BASELINES + (GAK,) if f in args.extra or (f == GAK and args.gak))
+    args.gak = GAK in extra
     folds = CV_FOLDS_QUICK if args.quick else CV_FOLDS
     names = args.datasets or (DATASETS_QUICK if args.quick else DATASETS_FULL)
     jobs = args.jobs or len(os.sched_getaffinity(0))
@@ -329,7 +387,7 @@ def main(argv=None):
     cache.mkdir(exist_ok=True)
     t_start = time.perf_counter()
     facts = {n: dataset_facts(n, args.root) for n in names}
-    fams = FAMILIES + ((GAK,) if args.gak else ())
+    fams = FAMILIES + extra
     key_of = {f: _grid_key(args.quick, grids, folds, f) for f in fams}
     gak_skipped = {}
     if args.gak:
@@ -338,7 +396,7 @@ def main(argv=None):
             if minutes > args.gak_max_minutes:
                 gak_skipped[n] = f"est. {minutes:.0f} min > {args.gak_max_minutes:g}"
     units = sorted(((n, f) for n in names for f in fams if not (f == GAK and n in gak_skipped)),
-                   key=lambda u: -_unit_cost(facts[u[0]], u[1], grids))
+                   key=lambda u: (1 if jobs == 1 else -1) * _unit_cost(facts[u[0]], u[1], grids))
     try:
         done = compute_units(units, grids, folds, args.root, cache, key_of, jobs)
     except KeyboardInterrupt as e:
@@ -350,8 +408,12 @@ def main(argv=None):
     results = {n: {**facts[n], "families": {f: done[(n, f)] for f in fams if (n, f) in done}} for n in names}
     for n, rec in results.items():
         rec["wall_s"] = float(sum(r["wall_s"] for r in rec["families"].values()))
+        if PERSTEP in rec["families"]:
+            rec["families"][EXT] = extend_by_cv(rec["families"]["RNTK"], rec["families"][PERSTEP])
         if n in gak_skipped:
             rec["gak_skipped"] = gak_skipped[n]
+    cols = [EXT if f == PERSTEP else f for f in fams]  # the columns shown and ranked
+    extra_cols = tuple(EXT if f == PERSTEP else f for f in extra)
 
     acc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in results])
     ours = summarize(acc, FAMILIES)
@@ -362,6 +424,11 @@ def main(argv=None):
         oacc = np.array([[results[n]["families"][f]["test_acc"] for f in FAMILIES] for n in with_paper])
         paper_summary = {"ours": summarize(oacc, FAMILIES), "paper": summarize(pacc, FAMILIES),
                          "datasets": with_paper}
+    extended = None  # Table 1 with RNTK_EXT in the RNTK's place, where it ran on every dataset
+    if all(EXT in results[n]["families"] for n in results):
+        ext_fams = (EXT,) + FAMILIES[1:]
+        extended = summarize(np.array([[results[n]["families"][f]["test_acc"] for f in ext_fams] for n in results]),
+                             ext_fams)
     time_by_family = {f: {k: float(sum(results[n]["families"][f][k] for n in results if f in results[n]["families"]))
                           for k in ("gram_s", "fit_s", "wall_s")} for f in fams}
     gak_vs_rntk = None
@@ -371,14 +438,24 @@ def main(argv=None):
             a2 = np.array([[results[n]["families"][f]["test_acc"] for f in ("RNTK", GAK)] for n in both])
             gak_vs_rntk = {"datasets": both, "summary": summarize(a2, ("RNTK", GAK)),
                            "rntk_wins": int((a2[:, 0] > a2[:, 1]).sum()), "gak_wins": int((a2[:, 1] > a2[:, 0]).sum())}
-    md = table_markdown(results, gak=args.gak)
+    all_columns = None
+    if extra:  # every column, on the datasets where all of them ran
+        full = [n for n in results if all(f in results[n]["families"] for f in cols)]
+        if len(full) >= 2:
+            a_all = np.array([[results[n]["families"][f]["test_acc"] for f in cols] for n in full])
+            all_columns = rank_summary(a_all, cols, full)
+            all_columns["mean_accuracy"] = dict(zip(cols, map(float, a_all.mean(axis=0))))
+            cd_plot(all_columns, d / "table_ucr_cd.png", "Average rank over the columns (1 = best)"
+                    + (", quick" if args.quick else ""), save_figure)
+    md = table_markdown(results, extra_cols)
     (d / "table_ucr.md").write_text(md + "\n" + selected_markdown(results))
     write_json(d / "table_ucr.json", {
         "quick": bool(args.quick), "grids": grids, "C": list(C_GRID), "cv_folds": folds,
         "seed": SEED, "tie_break": "smallest C, then first kernel configuration in grid order",
-        "datasets": results, "skipped": unknown, "summary_all": ours,
+        "datasets": results, "skipped": unknown, "summary_all": ours, "summary_extended": extended,
         "summary_on_paper_datasets": paper_summary, "time_by_family": time_by_family,
-        "gak_vs_rntk": gak_vs_rntk, "gak_skipped": gak_skipped,
+        "gak_vs_rntk": gak_vs_rntk, "gak_skipped": gak_skipped, "columns": cols,
+        "all_columns": all_columns,
         "jobs": jobs, "cpu_seconds": float(sum(r["wall_s"] for r in results.values())),
         "wall_s_this_invocation": time.perf_counter() - t_start,
     })
