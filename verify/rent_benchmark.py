@@ -25,7 +25,19 @@ seconds (validation excluded; same for every method). Tiers:
   tier with a converged target that fits a 2-core machine in about an hour;
 * ``--tier full`` (default without --quick): 5 seeds, Table-4-like epochs; Full
   trains until its validation metric has not improved for 10 epochs (at most 150).
-``--seeds``, ``--epochs`` and ``--max-train`` override a tier's values.
+* ``--tier recipe`` (issue 21): every method trains each task's recipe, chosen on the
+  validation split by ``verify/rent_recipe.py`` (read from ``<out>/rent_recipe.json``;
+  GRU or LSTM, inputs standardised on the training split, Adam with cosine decay, its
+  batch size and epochs), on the whole training sets, 5 seeds, crop, electric-devices,
+  crop-forecast and co2. Full trains the recipe's whole cosine schedule (which anneals
+  the step to ~0: its converged run) and its mean best validation metric is the
+  target; RHO-LOSS is left out (optional in the issue). With ``--quick``: the quick
+  recipes (``rent_recipe.py --quick``) on narma10 and regime-tagging, 96 sequences, 2 seeds.
+  The result has top-level ``seeds``, ``recipes`` and ``full_test_accuracy`` (task ->
+  Full's mean test accuracy; ``full_test_mse`` for the regression tasks).
+``--seeds``, ``--epochs`` and ``--max-train`` override a tier's values (the recipe tier
+takes its epochs from the recipes, and ``--seeds k`` trains the first k seeds of the
+5-seed tier's own units, so that the tier can finish in pieces: seeds 1, then 3, then 5).
 ``--jobs J`` trains J runs at once in worker processes (one torch thread each;
 the runs then share the machine, which the note of the output records).
 Every run is resumable (trainer checkpoints under ``<out>/rent_runs/``); Ctrl-C
@@ -64,7 +76,11 @@ TIERS = {
     # the target (its best) is not one it only reaches in its last epoch
     "full": dict(tasks=ALL_TASKS, max_train=None, max_eval=None, epochs=30, seeds=5, hidden=None,
                  full_epochs=150, plateau_patience=10),
+    # issue 21: every method at the recipe chosen on validation (epochs: the recipe's)
+    "recipe": dict(tasks=("crop", "electric-devices", "crop-forecast", "co2"), max_train=None, max_eval=None,
+                   epochs=None, seeds=5, hidden=None, recipe=True, methods=METHODS[:-1]),
 }
+QUICK_RECIPE = dict(tasks=("narma10", "regime-tagging"), max_train=96, max_eval=128, seeds=2)
 RELATIVE_COST = {"forda": 8, "narma10": 4, "regime-tagging": 4, "segment-tagging": 4, "electric-devices": 2}
 R7 = {"crop-forecast": ("step", (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)), "segment-tagging": ("r-step", (0.6, 0.7, 0.8, 0.9))}
 R7_METHODS = (("full", False), ("rent-b", False), ("rent-s", False), ("rent-s", True))
@@ -110,6 +126,8 @@ def run_one(spec: dict) -> str:
 
     torch.set_num_threads(1)
     task = load_task(spec["task"], seed=0, max_train=spec["max_train"])
+    if "recipe" in spec:
+        return _run_recipe(spec, task)
     val, test = _subset(task.val, spec["max_eval"]), _subset(task.test, spec["max_eval"])
     sch = _schedule(task)
     hidden = spec["hidden"] or sch["hidden"]
@@ -124,6 +142,39 @@ def run_one(spec: dict) -> str:
     print(f"{spec['task']:16s} {spec['label']:14s} seed {spec['seed']}: {time.perf_counter() - t0:6.1f} s wall",
           flush=True)
     return str(spec["out"])
+
+
+def _run_recipe(spec, task):
+    """run_one at the task's recipe: its learner, standardised splits, optimiser, batch size and
+    epochs; the method's selection schedule is the task's default one."""
+    from rntk.rent import Recipe, default_schedule, train
+
+    recipe = Recipe.from_dict(spec["recipe"])
+    task.val, task.test = _subset(task.val, spec["max_eval"]), _subset(task.test, spec["max_eval"])
+    tr, val, test = recipe.splits(task)  # statistics of the training split only
+    cfg = recipe.config(spec["method"], task.task, spec["seed"], measure_amplification=spec.get("amplification", False),
+                        **default_schedule(task.name))
+    t0 = time.perf_counter()
+    train(recipe.model(task, spec["seed"]), tr, val, cfg, test_data=test, device=None, out_dir=spec["out"])
+    print(f"{spec['task']:16s} {spec['label']:18s} seed {spec['seed']}: {time.perf_counter() - t0:6.1f} s wall",
+          flush=True)
+    return str(spec["out"])
+
+
+def load_recipes(out, tasks, flags="") -> dict:
+    """task -> the recipe chosen by verify/rent_recipe.py (``<out>/rent_recipe.json``).
+
+    SystemExit naming the command to run when the search has not chosen one for a task.
+    """
+    import json
+
+    path = out / "rent_recipe.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {"tasks": {}}
+    missing = [t for t in tasks if "chosen_recipe" not in doc["tasks"].get(t, {})]
+    if missing:
+        raise SystemExit(f"no recipe chosen for {missing} in {path}: run "
+                         f"`python3 verify/rent_recipe.py{flags} --tasks {' '.join(missing)}` first")
+    return {t: doc["tasks"][t]["chosen_recipe"] for t in tasks}
 
 
 def run_all(specs, jobs):
@@ -274,12 +325,18 @@ def _plot_curves(kinds, per, summary, path, title):
 
 
 def main_r6(args, tier, cfg_t, out):
-    from rntk.rent import load_task
+    from rntk.rent import Recipe, load_task
 
     base = TIERS[tier]
-    changed = [f"{k[0]}{cfg_t[k]}" for k in ("seeds", "epochs", "max_train") if cfg_t[k] != base[k]]
+    # a recipe run depends on its task, recipe (in its path), method, seed and data sizes: a tier
+    # with fewer seeds is the first seeds of the same units, which a larger one reuses
+    keys = ("max_train",) if cfg_t.get("recipe") else ("seeds", "epochs", "max_train")
+    changed = [f"{k[0]}{cfg_t[k]}" for k in keys if cfg_t[k] != base[k]]
     runs_dir = out / "rent_runs" / "-".join([tier, *changed])  # overridden tiers never reuse other runs
     tasks = args.tasks or cfg_t["tasks"]
+    methods = cfg_t.get("methods", METHODS)
+    flags = (" --quick" if args.quick else "") + (f" --out {args.out}" if args.out else "")
+    recipes = load_recipes(out, tasks, flags) if cfg_t.get("recipe") else {}
     specs, kinds, skipped = [], {}, {}
     for name in tasks:
         try:
@@ -289,6 +346,16 @@ def main_r6(args, tier, cfg_t, out):
             print(f"skip {name}: {skipped[name]}")
             continue
         kinds[name] = task.task
+        if recipes:
+            recipe = Recipe.from_dict(recipes[name])
+            for method in methods:
+                for seed in range(cfg_t["seeds"]):
+                    # the recipe's name in the path: runs of another recipe are never reused
+                    specs.append(dict(task=name, method=method, label=method, seed=seed, epochs=recipe.epochs,
+                                      recipe=recipe.to_dict(), max_train=cfg_t["max_train"],
+                                      max_eval=cfg_t["max_eval"], amplification=False,
+                                      out=runs_dir / name / recipe.name / method / f"seed{seed}"))
+            continue
         for method in METHODS:
             plateau = method == "full" and "plateau_patience" in cfg_t
             for seed in range(cfg_t["seeds"]):
@@ -300,7 +367,7 @@ def main_r6(args, tier, cfg_t, out):
                                   out=runs_dir / name / method / f"seed{seed}"))
     t0 = time.perf_counter()
     hists = run_all(specs, args.jobs)
-    per = {name: {m: [] for m in METHODS} for name in kinds}
+    per = {name: {m: [] for m in methods} for name in kinds}
     for spec, h in zip(specs, hists):
         per[spec["task"]][spec["method"]].append(h)
     summary = summarize_r6(kinds, per)
@@ -310,11 +377,18 @@ def main_r6(args, tier, cfg_t, out):
         "jobs": args.jobs, "skipped_tasks": skipped, "summary": summary,
         "verdict": _verdicts(summary, cfg_t["seeds"]),
         "wall_s_this_invocation": time.perf_counter() - t0,
+        "seeds": cfg_t["seeds"], "methods": list(methods),
         "note": (f"{cfg_t['seeds']} seed(s); time-to-target and totals are select + train seconds on the CPU"
                  + (f", {args.jobs} runs at a time (each on its own core, sharing memory bandwidth)"
                     if args.jobs > 1 else "")
                  + ". P1/P2 need >= 5 seeds to be a test of the paper's claim."),
     }
+    if recipes:
+        result["recipes"] = {t: {**r, "name": Recipe.from_dict(r).name} for t, r in recipes.items() if t in kinds}
+        result["recipe_search"] = "rent_recipe.json"
+    full_test = {name: s["methods"]["full"]["test_best_val"] for name, s in summary.items()}
+    result["full_test_accuracy"] = {t: v for t, v in full_test.items() if kinds[t] == "classification"}
+    result["full_test_mse"] = {t: v for t, v in full_test.items() if kinds[t] != "classification"}
     write_json(out / f"rent_benchmark_{tier}.json", result)
     _plot_curves(kinds, per, summary, out / f"rent_benchmark_{tier}.png",
                  f"validation metric vs select + train time ({tier} tier, mean of {cfg_t['seeds']} seed(s), "
@@ -421,8 +495,13 @@ def main(argv=None):
     try:
         if args.r7:
             return main_r7(args, out)
-        tier = "quick" if args.quick else (args.tier or "full")
+        recipe_tier = args.tier == "recipe"
+        tier = "recipe" if recipe_tier else ("quick" if args.quick else (args.tier or "full"))
         cfg_t = dict(TIERS[tier])
+        if recipe_tier and args.quick:
+            cfg_t.update(QUICK_RECIPE)
+        if recipe_tier and args.epochs is not None:
+            p.error("--tier recipe trains each recipe's own epochs (choose them in verify/rent_recipe.py)")
         for k in ("seeds", "epochs", "max_train"):
             if getattr(args, k) is not None:
                 cfg_t[k] = getattr(args, k)

@@ -144,6 +144,8 @@ def _epochs_change(old: RentConfig, new: RentConfig, done: int, n: int) -> str |
     """Why the ``done`` epochs trained under ``old`` would not have been trained
     the same under ``new`` (they differ in ``epochs`` only); None when they would."""
     m = new.method
+    if [old.epoch_lr(e) for e in range(done)] != [new.epoch_lr(e) for e in range(done)]:
+        return f"the learning rates of the {done} epochs trained depend on it"
     if m not in ("full", "budget-full") and not np.array_equal(old.ratios()[:done], new.ratios()[:done]):
         return f"the ratio schedule of the {done} epochs trained depends on it"
     if m in TRIGGERED_METHODS:

@@ -14,14 +14,15 @@ import numpy as np
 from .._validation import check_positive_int
 from ._schedules import ratio_schedule, trigger_epochs
 
-__all__ = ["METHODS", "RentConfig", "TASK_NAMES", "TaskInfo", "TASK_INFO", "task_info", "default_schedule",
-           "default_training", "ratios_budget", "backward_budget"]
+__all__ = ["METHODS", "LR_SCHEDULES", "RentConfig", "TASK_NAMES", "TaskInfo", "TASK_INFO", "task_info",
+           "default_schedule", "default_training", "ratios_budget", "backward_budget"]
 
 METHODS = ("full", "budget-full", "rent-b", "rent-s", "global", "random-b", "random-s", "selective-backprop", "obs",
            "rho-loss")
 # the methods that keep one subset from a trigger epoch to the next; the
 # others choose afresh every epoch (or never choose)
 TRIGGERED_METHODS = ("rent-b", "rent-s", "global", "random-b", "random-s")
+LR_SCHEDULES = ("constant", "cosine")  # Adam's step over the epochs (RentConfig.epoch_lr)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,11 @@ class RentConfig:
     epochs, batch_size : int
         Training length and minibatch size.
     lr : float
-        Adam's learning rate, constant over the run.
+        Adam's learning rate (of the first epoch).
+    lr_schedule : {"constant", "cosine"}
+        ``cosine``: epoch e trains at lr (1 + cos(pi e / epochs)) / 2 (cosine
+        decay stepped per epoch, as torch's ``CosineAnnealingLR(T_max=epochs)``),
+        see :meth:`RentConfig.epoch_lr`.
     ratio : {"step", "r-step", "constant"}
         The selection ratio schedule r(e) (see :func:`rntk.rent.ratio_schedule`),
         starting at ``r0``; ``r-step`` falls to ``r_min`` in ``n_stages`` stages.
@@ -92,6 +97,7 @@ class RentConfig:
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     ratio: str = "step"
     r0: float = 0.1
     r_min: float = 0.4
@@ -127,6 +133,8 @@ class RentConfig:
                              f"method='rent-s' only, not {self.method!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         check_positive_int(self.obs_refresh, "obs_refresh")
         if self.plateau_patience is not None:
             check_positive_int(self.plateau_patience, "plateau_patience")
@@ -145,6 +153,12 @@ class RentConfig:
         if self.method == "full":
             return np.ones(self.epochs)
         return ratio_schedule(self.ratio, self.epochs, self.r0, n_stages=self.n_stages, r_min=self.r_min)
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Adam's learning rate at (0-based) ``epoch``."""
+        if self.lr_schedule == "constant":
+            return float(self.lr)
+        return float(self.lr * 0.5 * (1.0 + np.cos(np.pi * epoch / self.epochs)))
 
     def triggers(self) -> np.ndarray:
         """The epochs at which a triggered method re-selects its subset."""

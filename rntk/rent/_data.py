@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SequenceData"]
+__all__ = ["SequenceData", "Standardizer"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,40 @@ class SequenceData:
 
     def __len__(self):
         return len(self.lengths)
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature input standardisation, fitted on one set (the training split).
+
+    The mean and standard deviation of every input feature are taken over the
+    valid steps of all sequences (padding after a sequence's length is left
+    out), and :meth:`transform` maps any split with them, so that validation
+    and test data never enter the fit. Targets are left as they are.
+
+    Attributes
+    ----------
+    mean, std : ndarray
+        (m,) per-feature statistics; a constant feature gets std 1.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, data: SequenceData) -> "Standardizer":
+        """The statistics of ``data``'s valid steps; ValueError for token ids."""
+        X = np.asarray(data.X)
+        if X.ndim != 3 or not np.issubdtype(X.dtype, np.floating):
+            raise ValueError("standardisation applies to (N, T, m) real-valued inputs, not token ids")
+        valid = np.arange(X.shape[1])[None, :] < np.asarray(data.lengths)[:, None]
+        steps = X[valid].astype(np.float64)  # (sum of lengths, m)
+        sd = steps.std(axis=0)
+        return cls(steps.mean(axis=0), np.where(sd > 0, sd, 1.0))
+
+    def transform(self, data: SequenceData) -> SequenceData:
+        """``data`` with standardised inputs (padding stays zero), same lengths and targets."""
+        X = np.asarray(data.X, dtype=np.float64)
+        valid = (np.arange(X.shape[1])[None, :] < np.asarray(data.lengths)[:, None])[..., None]
+        Z = np.where(valid, (X - self.mean) / self.std, 0.0).astype(np.asarray(data.X).dtype)
+        return SequenceData(Z, data.lengths, data.y)

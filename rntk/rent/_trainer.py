@@ -212,6 +212,8 @@ def _train_batches(run: Run, strategy: Strategy, opt, epoch: int) -> tuple[int, 
     model, tot = run.model, run.history.totals
     model.train()
     n_back, hook_s = 0, 0.0
+    for group in opt.param_groups:
+        group["lr"] = run.cfg.epoch_lr(epoch)
     for ids in strategy.batches(epoch):
         if strategy.filter_batch is not None:
             ts = time.perf_counter()
