@@ -239,6 +239,113 @@ def fig2_right(src) -> str:
             "n^(-1/2) rate.")
 
 
+def variant_width(src) -> str:
+    d = src.json("figures/variant_width.json")
+    names = list(d["errors"])
+    rows = [[w] + [f"{100 * np.mean(d['errors'][k][str(w)]):.1f} %" for k in names] for w in d["widths"]]
+    slopes = ", ".join(f"{k.replace('_', ' ')} {d['slope_' + k]:.3f}" for k in names)
+    return (md_table(["width n"] + [k.replace("_", " ") for k in names], rows) + "\n\n"
+            f"Mean relative Frobenius error over {d['n_nets']} networks per width. Log-log slopes: "
+            f"{slopes} (the n^(-1/2) rate is -0.5).")
+
+
+def gated_quadrature(src) -> str:
+    q = src.json("figures/gated_kernel.json")["quadrature"]
+    t = q["max_abs_error"]
+    nodes = sorted({int(k.split(":")[0]) for k in t if not k.startswith("series")})
+    kmax = sorted({float(k.split(":")[1]) for k in t})
+    rows = [[f"Gauss-Hermite {n}^2"] + [sci(t[f"{n}:{k:g}"]) for k in kmax] for n in nodes]
+    rows += [["Mehler series, 128 terms"] + [sci(t[f"series:{k:g}"]) for k in kmax]]
+    return (md_table(["rule"] + [f"largest variance {k:g}" for k in kmax], rows) + "\n\n"
+            f"Max abs error of V and V' for sigmoid and tanh ({q['variances']}); the largest errors are "
+            "tanh' (sech^2) at zero correlation.")
+
+
+def gated_kernel(src) -> str:
+    d = src.json("figures/gated_kernel.json")
+    names = {"gru": "GRU", "lstm": "LSTM (tanh cell)", "lstm_identity": "LSTM, h = o·c"}
+    eu, et = d["errors_untied"], d["errors_tied"]
+    rows = [[w] + [f"{100 * np.mean(eu[c][str(w)]):.1f} %" for c in names]
+            + [f"{100 * np.mean(et[c][str(w)]):.1f} %" for c in ("gru", "lstm")] for w in d["widths"]]
+    head = ["width n"] + [f"{v}, untied" for v in names.values()] + ["GRU, tied", "LSTM, tied"]
+    z = d["zscores"]
+    zrows = [[names[c], z[c]["width"], z[c]["n_nets"], z[c]["ntk"]["n_entries"],
+              f"{z[c]['ntk']['max_abs']:.2f}", f"{z[c]['ntk']['rms']:.2f}", f"{z[c]['ntk']['mean']:+.2f}",
+              f"{z[c]['nngp']['max_abs']:.2f}", f"{z[c]['nngp']['rms']:.2f}"] for c in names]
+    return (md_table(head, rows) + "\n\n"
+            f"Mean relative Frobenius error ||Θ̂ − Θ||_F / ||Θ||_F of one network's empirical NTK against the "
+            f"untied kernel, over {d['n_nets']} networks per width. Log-log slopes (untied): GRU "
+            f"{d['slope_gru']:.3f}, LSTM {d['slope_lstm']:.3f}, LSTM h = o·c {d['slope_lstm_identity']:.3f} "
+            f"(the n^(-1/2) rate is -0.5). Tied networks against the untied kernel: slopes "
+            f"{d['slope_tied_gru']:.3f} (GRU), {d['slope_tied_lstm']:.3f} (LSTM). At n = {d['gap_width']} the "
+            f"mean of the {d['n_nets']} tied networks' NTKs is {100 * d['tied_gap_gru']:.1f} % (GRU) and "
+            f"{100 * d['tied_gap_lstm']:.1f} % (LSTM) from the untied kernel, against "
+            f"{100 * d['untied_mean_gap_gru']:.1f} % and {100 * d['untied_mean_gap_lstm']:.1f} % for the mean of as "
+            "many untied networks (the noise level of that mean); for the NNGP (sigma_v^2 h_T . h'_T / n averaged "
+            f"over the same networks) {100 * d['tied_gap_nngp_gru']:.1f} % and {100 * d['tied_gap_nngp_lstm']:.1f} % "
+            f"(tied) against {100 * d['untied_mean_gap_nngp_gru']:.1f} % and "
+            f"{100 * d['untied_mean_gap_nngp_lstm']:.1f} % (untied).\n\n"
+            + md_table(["kernel", "width", "networks", "entries", "max abs z, NTK", "rms z, NTK", "mean z, NTK",
+                        "max abs z, NNGP", "rms z, NNGP"], zrows) + "\n\n"
+            "z = (mean over networks − analytic) / standard error, per entry of the upper triangle (entries share "
+            "networks, so they are correlated). The tanh LSTM's kernel is itself a path Monte Carlo with "
+            f"{d['lstm_n_paths']} paths; two seeds differ by {100 * d['lstm_path_mc_rel_error_two_seeds']:.2f} % "
+            "(relative Frobenius).")
+
+
+def gated_ucr(src) -> str:
+    d = src.json("figures/gated_ucr.json")
+    fams = d["families"]
+    names = {"RNTK": "RNTK", "GRU": "GRU kernel", "LSTM_ID": "LSTM kernel, h = o·c"}
+    rows = [[n] + [f"{d['results'][n][f]['test_acc']:.1f}" for f in fams] for n in d["datasets"]]
+    best = [[n, f, ", ".join(f"{k} = {v:g}" for k, v in d["results"][n][f]["best"].items()),
+             f"{d['results'][n][f]['gram_seconds']:.0f}"] for n in d["datasets"] for f in fams]
+    return (md_table(["dataset"] + [names[f] for f in fams], rows) + "\n\n"
+            f"Test accuracy (%) of the C-SVM selected by {d['cv_folds']}-fold CV. Gated grid: "
+            + ", ".join(f"{k} in {v}" for k, v in d["gated_grid"].items()) + ".\n\n"
+            + md_table(["dataset", "kernel", "selected setting", "Gram seconds"], best))
+
+
+def gated_sensitivity(src) -> str:
+    d = src.json("figures/gated_sensitivity.json")
+    names = {"rntk_relu": "RNTK, ReLU, S_ReLU = (√2, 1, 0, 0)"}
+    for k in d["reach"]:
+        if k.startswith("gru_sw"):
+            names[k] = f"GRU, σw = {k[6:]}"
+        elif k.startswith("lstm_identity_sw"):
+            names[k] = f"LSTM h = o·c, σw = {k[16:]}"
+    T = d["T"]
+    fmt = lambda v: f"{v:.3g}" if v > 0 else "0 (below FD resolution)"  # noqa: E731
+    rows = [[names[k], fmt(v), fmt(d["curves"][k][T // 2])] for k, v in d["reach"].items()]
+    return (md_table(["kernel", "s(1) / s(T)", f"s({T // 2 + 1}) / max s"], rows) + "\n\n"
+            f"Mean over {d['n_pairs']} pairs of Gaussian sequences, T = {T}, m = 1; finite differences "
+            f"(step {d['fd_step']:g}) of the numpy kernels.")
+
+
+def authors_parity(src) -> str:
+    d = src.json("figures/authors_parity.json")
+    groups = {}
+    for r in d["rows"]:
+        groups.setdefault((r["L"], r["Lf"], r["flip"], r["direction"]), []).append(r)
+    rows = []
+    for (L, Lf, flip, direction), rs in groups.items():
+        rows.append([L, Lf, f"{flip} ({direction})",
+                     f"{max(r['last'] for r in rs):.1e}",
+                     f"{max(r['avg_vs_per_step_plus_last_over_T'] for r in rs):.1e}",
+                     span([100 * r["erratum_size"] for r in rs], ".1f", " %")])
+    n_sig = len({tuple(r["sigmas"]) for r in d["rows"]})
+    err = lambda r: max(r["last"], r["avg_vs_per_step_plus_last_over_T"])  # noqa: E731
+    rank_one = [err(r) for r in d["rows"] if r["sigmas"][2] == r["sigmas"][3] == 0]
+    other = [err(r) for r in d["rows"] if not r["sigmas"][2] == r["sigmas"][3] == 0]
+    return (md_table(["L", "Lf", "Flip", "avg = 0 vs ours", "avg = 1 vs per-step + last/T",
+                      "avg = 1 vs per-step alone (erratum)"], rows) + "\n\n"
+            f"Relative Frobenius errors, the largest over {n_sig} (sw, su, sb, sh) settings; "
+            f"{d['n_series']} series of length {d['length']}, data-set max-norm scaling. Worst with "
+            f"sb or sh > 0: {max(other):.1e}; worst with sb = sh = 0: {max(rank_one):.1e} (every "
+            "first-step correlation is then +-1, where arccos amplifies rounding; a 40-digit "
+            "evaluation of one case, L = 1 and Flip = 0, put the error on the restated formula's side).")
+
+
 def thm2_drift(src) -> str:
     d = src.json("figures/thm2_drift.json")
     share20 = []
@@ -752,6 +859,45 @@ def rent_r7_table(src) -> str:
             + md_table(["task", "method", "r0: selection share / time vs Full", "slower than Full from r0"], rows))
 
 
+def rent_recipe_table(src) -> str:
+    """Issue 21's recipe search (figures/rent_recipe.json): every configuration tried, by task."""
+    d = src.json("figures/rent_recipe.json")
+    g = d["grid"]
+    rows, chosen = [], []
+    for task, e in d["tasks"].items():
+        for key, u in e["units"].items():
+            r = u["recipe"]
+            role = ("**chosen**" if key == e.get("chosen") else "") if u["eligible"] else "reference (not eligible)"
+            rows.append([task, r["learner"], f"{r['hidden']} x {r['n_layers']}", f"{r['lr']:g} {r['lr_schedule']}",
+                         r["batch_size"], "yes" if r["standardize"] else "no",
+                         f"{u['best_val']:.4f} ({u['best_epoch'] + 1}/{u['epochs_done']})",
+                         f"{u['s_per_epoch']:.1f}", f"{u['wall_s']:.0f}", role])
+        x = e.get("extended_after")
+        if x:
+            chosen.append(f"{task}: second stage ({g['extension']}) added after the first, whose validation leader "
+                          f"was `{x['winner']}` ({e['metric']} {x['best_val']:.4f} at epoch {x['best_epoch'] + 1} "
+                          f"of {x['epochs']}); no test result existed then")
+        if "chosen" in e:
+            t = e["full_test"][e["metric"]]
+            chosen.append(f"{task}: `{e['chosen']}`, validation {e['metric']} {e['chosen_val']:.4f}, "
+                          f"test {e['metric']} {t:.4f} (evaluated once, after the choice; "
+                          f"{e['n_train']:,} training, {e['n_val']:,} validation, {e['n_test']:,} test sequences)")
+        else:
+            n_grid = len(g["learner"]) * len(g["hidden"]) * len(g["lr"]) + 1
+            lead = max((k for k, u in e["units"].items() if u["eligible"]),
+                       key=lambda k: e["units"][k]["best_val"] * (1 if e["metric"] == "accuracy" else -1))
+            chosen.append(f"{task}: not chosen yet ({len(e['units'])} configurations trained, {n_grid} in the first "
+                          f"stage; validation leader `{lead}`, {e['metric']} {e['units'][lead]['best_val']:.4f})")
+    return (f"Grid: learner {' / '.join(g['learner'])} x hidden {' / '.join(map(str, g['hidden']))} x lr "
+            f"{' / '.join(f'{a:g}' for a in g['lr'])}, {g['n_layers']} layer, {g['lr_schedule']}, batch "
+            f"{g['batch_size']}, {g['epochs']} epochs, inputs standardised on the training split, seed {g['seed']}. "
+            "Best validation metric (at epoch / of epochs), seconds per epoch (select + train) and wall time "
+            "(select + train + validation): " + d["note"] + ".\n\n"
+            + md_table(["task", "learner", "hidden x layers", "lr", "batch", "standardised", "best val",
+                        "s / epoch", "wall (s)", ""], rows)
+            + "\n\n" + bullets(chosen))
+
+
 R7_TABLE4 = {"crop-forecast": "0.1", "segment-tagging": "0.7"}  # the paper's Table-4 settings
 
 
@@ -1036,16 +1182,452 @@ def theory_errata(src) -> str:
     ])
 
 
+# -- distributed.md and performance.md: rntk.distributed, Nyström (issue 20) --------------
+BENCH_DISTRIBUTED = "benchmarks/results/bench_distributed.json"
+NYSTROEM = "figures/nystroem.json"
+
+
+def _median(xs) -> float:
+    return float(np.median(xs))
+
+
+def _load(loads) -> str:
+    """The 1-min load averages seen during some runs (2 cores: above 2, other jobs shared them)."""
+    ones = [x[0] for x in loads if x]
+    return span(ones, ".1f") if ones else "not recorded"
+
+
+def distributed_speed(src) -> str:
+    d = src.json(BENCH_DISTRIBUTED)
+    m, mn = d["machine"], d["main"]
+    loads = [m["loadavg_start"], *mn["loadavg"], m["loadavg_end"]]
+    runs = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+    out = (f"{m['cpu_model']}, {m['os_cpu_count']} cores, {m['date_utc'][:10]}; {m['workers']} worker "
+           f"processes x 1 thread against the fused kernel on {m['numba_num_threads']} numba threads; 1-min "
+           f"load average {_load(loads)} during the runs (the cores were shared with other jobs, hence the "
+           "interleaving). Cluster start "
+           f"{d['cluster_start_s']:.1f} s and first call {d['first_call_s']:.1f} s, not counted below.\n\n")
+    out += md_table(
+        ["N", "T", "tile", "tasks", "in process (s), runs", "distributed (s), runs", "overhead_ratio (medians)"],
+        [[f"{mn['n']:,}", d["T"], mn["tile"], (lambda nb: nb * (nb + 1) // 2)(-(-mn["n"] // mn["tile"])),
+          runs(mn["in_process_s"]), runs(mn["distributed_s"]), f"**{d['overhead_ratio']:.3f}**"]])
+    verdict = "within" if d["overhead_ratio"] <= 1.10 else "above"
+    spread = max((max(xs) - min(xs)) / _median(xs) for xs in (mn["in_process_s"], mn["distributed_s"]))
+    sizes = [min(mn["tile"], mn["n"] - s0) for s0 in range(0, mn["n"], mn["tile"])]
+    gathered = 2 * 8 * sum(sizes[i] * sizes[j] for i in range(len(sizes)) for j in range(i, len(sizes)))
+    more = "longer" if d["overhead_ratio"] >= 1 else "less"
+    out += (f"\n\nThe distributed Gram took {abs(100 * (d['overhead_ratio'] - 1)):.1f} % {more} than the "
+            f"in-process kernel (ratio of medians), {verdict} the issue's 10 % bound; but the runs of one "
+            f"kind spread over up to {100 * spread:.0f} % of their median under this load, so the ratio is "
+            f"known to that order only. Besides the compute, the distributed run moves the tiles (ntk and "
+            f"nngp, float64, {_bytes(gathered)}) from the workers to the client and mirrors them there, work "
+            "the in-process kernel does not do; its share of the time grows as the compute gets faster "
+            "(a quieter machine, float32).\n\n")
+    sw = d["sweep"]
+    out += f"Tile-size sweep, N = {sw['n']:,}, one run each way per tile, interleaved:\n\n"
+    out += md_table(["tile", "tasks", "in process (s)", "distributed (s)", "ratio", "load (1 min)"],
+                    [[r["tile"], r["tiles"], f"{_median(r['in_process_s']):.2f}",
+                      f"{_median(r['distributed_s']):.2f}", f"{r['ratio']:.2f}", _load(r.get("loadavg", []))]
+                     for r in sw["rows"]])
+    best = min(sw["rows"], key=lambda r: r["ratio"])
+    out += (f"\n\nLowest ratio in this sweep: tile {best['tile']} ({best['ratio']:.2f}); the default tile is "
+            f"{d['projection']['assumptions']['tile']}.")
+    st = d["store"]
+    out += (f"\n\nInto a Zarr store (N = {st['n']:,}, tile {st['tile']}): {st['wall_s']:.2f} s against "
+            f"{st['in_process_s']:.2f} s in process (ratio {st['ratio']:.2f}); the tiles' compute times sum to "
+            f"{st['tile_compute_s_sum']:.2f} s of worker time, {st['sec_per_pair_step_per_worker'] * 1e9:.2f} ns "
+            "per pair step on one worker.")
+    return out
+
+
+def _dur(s) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def _bytes(b) -> str:
+    return f"{b / 1e6:.0f} MB" if b < 1e9 else f"{b / 1e9:.0f} GB" if b < 1e12 else f"{b / 1e12:.1f} TB"
+
+
+def distributed_projection(src) -> str:
+    p = src.json(BENCH_DISTRIBUTED)["projection"]
+    a = p["assumptions"]
+    rows = [[f"{r['n']:,}", f"{r['tiles']:,}", f"{r['tile_compute_s']:.2f} s", _dur(r["compute_s"]),
+             _bytes(r["input_broadcast_bytes"]), _bytes(r["output_bytes"]), _dur(r["store_write_s"]),
+             _dur(r["scheduler_s"]), f"**{_dur(r['projected_s'])}**"] for r in p["rows"]]
+    out = md_table(["N", "tiles (upper)", "one tile", "compute / workers", "series sent (all workers)",
+                    "written (ntk + nngp)", "store writes", "scheduler", "projected"], rows)
+    d = src.json(BENCH_DISTRIBUTED)
+    quiet = max((r["fused_float64"]["pair_steps_per_s"], r["N"]) for r in src.json(BENCH_GRAM)["rows"]
+                if (r["T"], r["L"], r["lengths"]) == (d["T"], 1, "equal"))
+    qm = src.json(BENCH_GRAM)["machine"]
+    here = d["main"]["pair_steps_per_s_in_process"]
+    items = [f"measured: {a['sec_per_pair_step_per_worker'] * 1e9:.2f} ns per pair step on one worker, the "
+             f"per-tile compute times of the Zarr run above over its pair steps; T = {a['T']}, tile {a['tile']}. "
+             f"Pessimistic: the benchmark shared the 2 cores with other jobs (1-min load average "
+             f"{_load([d['machine']['loadavg_start'], *d['main']['loadavg'], d['machine']['loadavg_end']])}); the in-process "
+             f"kernel ran at {here / 1e9:.2f} G pair steps/s during it, against {quiet[0] / 1e9:.2f} G on a quiet 2-core "
+             f"machine in `bench_gram.json` ({qm['cpu_model']}, {qm['date_utc'][:10]}, N = {quiet[1]:,})",
+             f"assumed: {a['workers']} workers x {a['threads_per_worker']} thread, each as fast as one here",
+             f"assumed: the shared store takes {a['store_write_GBps']:g} GB/s in all; output {a['output']}",
+             f"assumed: {a['scheduler_s_per_task'] * 1e3:g} ms of scheduler time per task",
+             f"projected = {a['projected_s']}"]
+    return out + "\n\n" + bullets(items)
+
+
+def nystroem_table(src) -> str:
+    d = src.json(NYSTROEM)
+    rules = d["settings"]["rules"]
+    out = []
+    for name, r in d["results"].items():
+        e = r["exact"]
+        by = {(x["rule"], x["k"]): x for x in r["nystroem"]}
+        cell = lambda x: f"{x['rel_fro']:.3f} / {100 * x['test_acc']:.1f} / {x['feature_s']:.1f}" if x else "-"  # noqa: E731
+        rows = [[k] + [cell(by.get((rule, k))) for rule in rules] for k in sorted({x["k"] for x in r["nystroem"]})]
+        out.append(f"**{name}**: N = {r['n_train']:,} training and {r['n_test']:,} test series, T = {r['T']}, "
+                   f"{r['n_classes']} classes. Exact Gram: test accuracy **{100 * e['test_acc']:.1f} %**, "
+                   f"Grams in {e['gram_s']:.1f} s (ridge alpha {e['alpha']:.3g}, chosen on a hold-out with the "
+                   "exact Gram, used for every row)"
+                   + (f"; 1-min load average {_load(r['loadavg_start_end'])} at the start and end of the run"
+                      if "loadavg_start_end" in r else "") + ".\n\n"
+                   + md_table(["landmarks k"] + [f"{rule}: error / acc. (%) / time (s)" for rule in rules], rows))
+    out.append(f"{'Quick run (shipped sets). ' if d['quick'] else ''}Error: relative Frobenius error of the "
+               "training Gram; acc.: test accuracy of the ridge classifier on the features; time: fit and "
+               "transform of the training and test series (exact: the training Gram and the "
+               f"test-by-training Gram). One landmark draw (seed {d['settings']['seed']}) per setting, one "
+               "process on a 2-core machine shared with other jobs: the times vary with their load (a load "
+               "above 2 oversubscribes the cores).")
+    return "\n\n".join(out)
+
+
+def distributed_glance(src) -> str:
+    d = src.json(BENCH_DISTRIBUTED)
+    mn = d["main"]
+    return (f"Training Gram, N = {mn['n']:,}, T = {d['T']}, {d['machine']['workers']} cores "
+            f"({d['machine']['date_utc'][:10]}): in process {_median(mn['in_process_s']):.1f} s, through "
+            f"a LocalCluster of {d['machine']['workers']} single-threaded workers "
+            f"{_median(mn['distributed_s']):.1f} s (medians of {len(mn['in_process_s'])} interleaved runs "
+            f"each), `overhead_ratio` {d['overhead_ratio']:.3f}. The tile sweep and the machine's load are "
+            "in [distributed.md](distributed.md).")
+
+
 # -- registry --------------------------------------------------------------------------
+# -- rntk.gp: learned hyperparameters and BO (verify/learned_hyperparameters.py, bo_sequences.py)
+LEARNED = "figures/learned_hyperparameters.json"
+BO = "figures/bo_sequences.json"
+
+
+def learned_summary(src) -> str:
+    d = src.json(LEARNED)
+    n = len(d["datasets"])
+    g, l_ = d["grid_mean_accuracy"], d["learned_mean_accuracy"]
+    fr, w, pr = d["friedman_rank"], d["wins"], d["paired"]
+    gw, lw, lc = d["grid_wall_s"], d["learned_wall_s"], d["learned_cpu_s"]
+
+    def sets(pairs):
+        return ", ".join(f"{name} {v:+.1f}" for name, v in pairs)
+
+    verdict = ("learned is less accurate than the grid on average" if l_ < g
+               else "learned is at least as accurate as the grid on average")
+    return bullets([
+        f"{n} UCR sets (all of the grid run's sets with at most {d['max_train']} training series)",
+        f"mean test accuracy: {verdict}: grid {g:.2f} %, learned {l_:.2f} % "
+        f"(learned minus grid {l_ - g:+.2f} points)",
+        f"per set (learned minus grid, points): median {pr['median_diff']:+.2f}, Wilcoxon signed-rank "
+        f"p = {pr['wilcoxon_p']:.2f} (two-sided); largest losses {sets(pr['largest_losses'])}; "
+        f"largest gains {sets(pr['largest_gains'])}",
+        f"Friedman rank (1 = better of the two): grid {fr['grid']:.2f}, "
+        f"learned {fr['learned']:.2f}; learned better on {w['learned']}, "
+        f"grid better on {w['grid']}, tied on {w['ties']}",
+        f"wall time, all {n} sets, one core each: grid {gw:.0f} s, learned {lw:.0f} s, "
+        f"a {gw / lw:.1f}x speed-up. Learned CPU time {lc:.0f} s (the grid's per-set CPU time "
+        f"was not recorded; its wall time bounds it, so grid CPU / learned CPU <= {gw / lc:.1f})",
+    ])
+
+
+def learned_ucr_table(src) -> str:
+    d = src.json(LEARNED)
+    rows = []
+    for name, r in sorted(d["datasets"].items()):
+        lh, gb = r["learned"], r["grid_best"]
+        rows.append([
+            name, str(r["n_train"]), str(r["n_fit"]), str(r["length"]), f"{r['grid_acc']:.2f}",
+            f"{r['learned_acc']:.2f}", f"{r['grid_wall_s']:.0f}",
+            f"{r['learned_wall_s']:.0f} ({r['learned_cpu_s']:.0f})",
+            f"{gb['sigma_w']:.2f}, {gb['sigma_b']:g}, {gb['sigma_h']:g}",
+            f"{lh['sigma_w']:.3f}, {lh['sigma_u']:.2f}, {lh['sigma_b']:.3f}, {lh['sigma_h']:.3f}",
+        ])
+    return md_table(["dataset", "n_train", "n_fit", "T", "grid acc", "learned acc", "grid wall s",
+                     "learned wall s (CPU s)", "grid σw, σb, σh", "learned σw, σu, σb, σh"], rows)
+
+
+def learned_regression(src) -> str:
+    d = src.json(LEARNED)
+    rows = []
+    for r in d["regression"].values():
+        rows.append([
+            r["task"], str(r["n_train"]), str(r["reps"]),
+            pm(r["grid_mean_snr_db"], r["grid_se"], ".2f"),
+            pm(r["learned_mean_snr_db"], r["learned_se"], ".2f"),
+            f"{r['learned_minus_grid_mean']:+.2f} ± {r['learned_minus_grid_se']:.2f}",
+            f"{r['grid_cpu_s_mean']:.3f}", f"{r['learned_cpu_s_mean']:.2f}",
+            f"{r['learned_cpu_s_mean'] / r['grid_cpu_s_mean']:.0f}x",
+        ])
+    return md_table(["task", "N_train", "reps", "grid SNR (dB)", "GP-ML SNR (dB)",
+                     "GP-ML − grid (paired)", "grid CPU s / rep", "GP-ML CPU s / rep",
+                     "GP-ML / grid time"], rows)
+
+
+def bo_summary(src) -> str:
+    d = src.json(BO)
+    s, c = d["summary"], d["config"]
+    n = c["n_init"] + c["n_iter"]
+
+    def seeds(k):
+        return ", ".join(f"{v:.3f}" for v in s[k]["final_best_per_seed"])
+
+    return bullets([
+        f"{c['seeds']} seeds, {n} evaluations each ({c['n_init']} random, "
+        f"then {c['n_iter']} chosen by the method)",
+        f"best value found, mean over seeds: BoTorch + RNTK {s['bo']['final_best_mean']:.3f} "
+        f"(per seed {seeds('bo')}); random search {s['random']['final_best_mean']:.3f} "
+        f"(per seed {seeds('random')})",
+        f"for scale: the best of {d['reference_n']} random sequences is "
+        f"{d['reference_best_of_random']:.3f}",
+        f"BO wall time per seed: {s['bo']['wall_s_mean']:.0f} s (one core); model fits that "
+        f"failed (warm start kept): {', '.join(map(str, d['bo_fit_failures_per_seed']))} per seed "
+        f"of {c['n_iter']}",
+    ])
+
+
+# -- ucr.md: issue 19 (gap study, practitioner columns, archive) ---------------------------
+UCR_GAP = "figures/ucr_gap.json"
+UCR_ARCHIVE = "figures/ucr_archive.json"
+PRACTITIONER = ("MINIROCKET", "DTW_FULL", "DTW_CV", "GAK")
+
+
+def _gap_hyps(d) -> list:
+    return [h for h, s in d["hypotheses"].items() if "mean_test" in s]
+
+
+def ucr_gap_table(src) -> str:
+    d = src.json(UCR_GAP)
+    names, H = d["datasets"], d["hypotheses"]
+    base = H["base"]
+    n_paper = sum(d["paper_rntk"][n] is not None for n in names)
+
+    def row(h):
+        s = H[h]
+        sets = "" if s.get("complete", True) else f" ({s['n_datasets']} of {len(names)} sets)"
+        of = n_paper if s.get("complete", True) else sum(d["paper_rntk"][n] is not None for n in s["datasets"])
+        return [f"`{h}`{sets}", f"{s['mean_test']:.2f}", f"{s.get('mean_test_gain', s['mean_test'] - base['mean_test']):+.2f}",
+                f"{s['mean_cv']:.2f}", f"{s.get('mean_cv_gain', s['mean_cv'] - base['mean_cv']):+.2f}",
+                f"{s['mean_best_any']:.2f}",
+                f"{s['n_within_1pt_of_paper']} / {s['n_best_any_within_1pt_of_paper']} of {of}"]
+
+    rows = [row(h) for h in _gap_hyps(d)]
+    summary = md_table(["hypothesis", "test acc. (CV-selected)", "vs base (same sets)", "CV acc.", "vs base (same sets)",
+                        "best of grid (diagnostic)", "sets within 1 pt of paper (selected / best of grid)"],
+                       rows)
+    head = ["hypothesis"] + names
+    per = [["paper (RNTK)"] + [f"{d['paper_rntk'][n]:.1f}" if d["paper_rntk"][n] is not None else "-" for n in names]]
+    if d.get("table_ucr_rntk_full_grid"):
+        per.append(["table_ucr, paper grid (900)"] + [f"{d['table_ucr_rntk_full_grid'][n]:.1f}" for n in names])
+    for h in _gap_hyps(d):
+        recs = H[h]["datasets"]
+        per.append([f"`{h}`"] + [f"{recs[n]['test_acc']:.1f} ({recs[n]['best_test_acc_any_setting']:.0f})"
+                                 if n in recs else "not run" for n in names])
+    sel = d["selected_over_hypotheses"]
+    per.append(["best CV over hypotheses"] + [f"{sel[n]['test_acc']:.1f}" for n in names])
+    return (summary + "\n\nPer dataset: test accuracy of the CV-selected setting (in parentheses: the best "
+            "test accuracy of any setting of that grid, a diagnostic upper bound chosen on the test set):\n\n"
+            + md_table(head, per))
+
+
+def ucr_gap_findings(src) -> str:
+    d = src.json(UCR_GAP)
+    names, H = d["datasets"], d["hypotheses"]
+    hyps = _gap_hyps(d)
+    g = d["grid"]
+    items = [(f"{len(names)} datasets ({len(d['trailing'])} where our RNTK trails the paper, controls "
+             f"{', '.join(d['controls'])}); kernel grid fixed in advance: sigma_w in {{{', '.join(f'{x:g}' for x in g['sigma_w'])}}}"
+             f" x sigma_b in {{{', '.join(f'{x:g}' for x in g['sigma_b'])}}}, sigma_h = 0 ({_grid_size(g)} settings), "
+             f"{d['cv_folds']}-fold CV, seed {d['seed']}; {d['unit_seconds'] / 60:.0f} min of unit time.")]
+    if "scale=dataset-max" in hyps:
+        same = [n for n in names if H["scale=dataset-max"]["datasets"][n]["cv_acc"] == H["base"]["datasets"][n]["cv_acc"]
+                and H["scale=dataset-max"]["datasets"][n]["test_acc"] == H["base"]["datasets"][n]["test_acc"]]
+        items.append(f"Dataset max-norm scaling gives the base's CV and test accuracy on {len(same)} of {len(names)} "
+                     "sets: the shipped UCR series are z-normalised, so every series has the same norm and the two "
+                     "rules scale them identically.")
+    if "C=authors" in hyps:
+        same = [n for n in names if all(H["C=authors"]["datasets"][n][k] == H["base"]["datasets"][n][k]
+                                        for k in ("cv_acc", "test_acc"))]
+        low = [n for n in names if H["base"]["datasets"][n]["best"]["C"] == H["C=authors"]["datasets"][n]["best"]["C"] == 0.01]
+        other = ", ".join(f"{n} (C {H['base']['datasets'][n]['best']['C']:g} vs {H['C=authors']['datasets'][n]['best']['C']:g})"
+                          for n in names if n not in low)
+        items.append(f"The authors' C grid gives the base's CV and test accuracy on {len(same)} of {len(names)} sets. "
+                     f"CV picks C = 0.01, in both grids, on {len(low)}; on the others it picks a C of 10 or more in "
+                     f"both grids ({other}).")
+    ranked = sorted((h for h in hyps if h != "base"), key=lambda h: -H[h]["mean_cv_gain"])
+    part = lambda h: "" if H[h].get("complete", True) else f", on {H[h]['n_datasets']} sets"  # noqa: E731
+    items.append("Mean CV gain over the base on the same sets (training folds only): " + ", ".join(
+        f"`{h}` {H[h]['mean_cv_gain']:+.2f} (test {H[h]['mean_test_gain']:+.2f}{part(h)})" for h in ranked) + ".")
+    for h, r in (d.get("restricted") or {}).items():
+        items.append(f"`{h}` not run on {', '.join(r)}: estimated over the {d['max_unit_minutes']:g}-minute budget "
+                     "per unit on one core (its Gram costs O(T T') per pair of series, the others' O(T)); "
+                     "it is compared with the base on the sets it ran on.")
+    if d.get("cv_promising_levels"):
+        lv = ", ".join(f"{k}={v}" for k, v in d["cv_promising_levels"].items())
+        items.append(f"Levels gaining at least {d['promising_cv_gain']:g} points of mean CV accuracy: {lv}"
+                     + (" (combined as `cv-promising`)." if "cv-promising" in hyps else " (fewer than two: no combination)."))
+    for fac, g in (d.get("cv_gains_by_factor") or {}).items():
+        if any(not H.get(f"{fac}={lvl}", {}).get("complete", True) for lvl in g):
+            common = set.intersection(*(set(H[f"{fac}={lvl}"]["datasets"]) for lvl in g))
+            items.append(f"The {fac} levels compared on the {len(common)} sets where all ran "
+                         f"({', '.join(n for n in names if n in common)}), mean CV gain over the base: "
+                         + ", ".join(f"{lvl} {v:+.2f}" for lvl, v in g.items()) + ".")
+    paper = [d["paper_rntk"][n] for n in names if d["paper_rntk"][n] is not None]
+    if len(paper) == len(names):
+        full = [h for h in hyps if H[h].get("complete", True) and h != "base"]
+        top = max(full, key=lambda h: H[h]["mean_cv_gain"])
+        gap = np.mean(paper) - H["base"]["mean_test"]
+        items.append(f"Mean test accuracy over the {len(names)} sets: paper {np.mean(paper):.2f}, base {H['base']['mean_test']:.2f} "
+                     f"(gap {gap:.2f} points); the hypothesis with the largest CV gain run on every set, `{top}`, "
+                     f"reaches {H[top]['mean_test']:.2f}, closing {H[top]['mean_test_gain']:.2f} of the {gap:.2f} points.")
+    sel = d["selected_over_hypotheses"]
+    items.append(f"Choosing per dataset the hypothesis with the best CV accuracy gives a mean test accuracy of "
+                 f"{np.mean([sel[n]['test_acc'] for n in names]):.2f} (base {H['base']['mean_test']:.2f}).")
+    best_any = {n: max(H[h]["datasets"][n]["best_test_acc_any_setting"] for h in hyps if n in H[h]["datasets"])
+                for n in names}
+    short = [n for n in names if d["paper_rntk"][n] is not None and best_any[n] < d["paper_rntk"][n] - 1]
+    if short:
+        items.append("Even the best test accuracy of any setting of any hypothesis stays more than 1 point below the "
+                     "paper on " + ", ".join(f"{n} ({best_any[n]:.1f} vs {d['paper_rntk'][n]:.1f})" for n in short)
+                     + ": none of these changes recovers those numbers.")
+    if d["unavailable"]:
+        items.append("Not run (this checkout cannot build the kernel): " + ", ".join(f"`{h}`" for h in d["unavailable"])
+                     + "; running the script again computes only those units.")
+    return bullets(items)
+
+
+def ucr_practitioners(src) -> str:
+    d = src.json(TABLE_UCR)
+    cols = [c for c in d.get("columns", FAMILIES) if c in PRACTITIONER]
+    if not cols:
+        return "The practitioner columns have not been run yet (`verify/table_ucr.py --extra ...`)."
+    ds = d["datasets"]
+    ran = {c: [n for n in ds if c in ds[n]["families"]] for c in cols}
+    t = d["time_by_family"]
+    rows = [[c, f"{len(ran[c])} of {len(ds)}", f"{np.mean([ds[n]['families'][c]['test_acc'] for n in ran[c]]):.2f}",
+             f"{np.mean([ds[n]['families']['RNTK']['test_acc'] for n in ran[c]]):.2f}",
+             (f"{sum(ds[n]['families'][c]['test_acc'] > ds[n]['families']['RNTK']['test_acc'] for n in ran[c])} / "
+              f"{sum(ds[n]['families'][c]['test_acc'] < ds[n]['families']['RNTK']['test_acc'] for n in ran[c])}"),
+             minutes(t[c]["wall_s"])] for c in cols if ran[c]]
+    out = md_table(["column", "datasets run", "mean test acc. (%)", "RNTK on the same sets", "wins / losses vs RNTK",
+                    "unit time"], rows)
+    a = d.get("all_columns")
+    if a:
+        order = sorted(a["average_rank"], key=a["average_rank"].get)
+        out += ("\n\n" + md_table(["column"] + order,
+                                  [["average rank"] + [f"{a['average_rank'][c]:.2f}" for c in order],
+                                   ["mean test acc. (%)"] + [f"{a['mean_accuracy'][c]:.2f}" for c in order]])
+                + f"\n\nOver the {a['n_datasets']} datasets where every column ran: Friedman p = {a['friedman_p']:.2g}; "
+                f"Nemenyi critical difference at 0.05: {a['nemenyi_cd_0.05']:.2f} ranks.")
+    return out
+
+
+def ucr_extended(src) -> str:
+    d = src.json(TABLE_UCR)
+    ds = d["datasets"]
+    ran = [n for n in ds if "RNTK_EXT" in ds[n]["families"]]
+    if not ran:
+        return ("Not run yet: the RNTK grid extended by the gap study (`verify/table_ucr.py --jobs 1 --extra "
+                "RNTK_PS ...`, column `RNTK_EXT`) is missing from `figures/table_ucr.json`.")
+    fam = lambda n, f: ds[n]["families"][f]  # noqa: E731
+    rows = [[n, _ucr_cell(fam(n, "RNTK")), _ucr_cell(fam(n, "RNTK_PS")), _ucr_cell(fam(n, "RNTK_EXT")),
+             fam(n, "RNTK_EXT")["selected_from"],
+             "-" if fam(n, "RNTK")["paper_acc"] is None else f"{fam(n, 'RNTK')['paper_acc']:.2f}"] for n in ran]
+    a = np.array([[fam(n, f)["test_acc"] for f in ("RNTK", "RNTK_PS", "RNTK_EXT")] for n in ran])
+    n_ps = sum(fam(n, "RNTK_EXT")["selected_from"] == "per-step" for n in ran)
+    ps_time = sum(fam(n, "RNTK_PS")["wall_s"] for n in ran)
+    head = (f"{len(ran)} of {len(ds)} sets. Mean test accuracy: paper grid {a[:, 0].mean():.2f}, per-step "
+            f"16 settings alone {a[:, 1].mean():.2f}, extended (CV over both) {a[:, 2].mean():.2f}; CV chose a "
+            f"per-step setting on {n_ps} sets; extended minus paper grid: {int((a[:, 2] > a[:, 0]).sum())} better, "
+            f"{int((a[:, 2] < a[:, 0]).sum())} worse. Per-step units: {minutes(ps_time)} of unit time.")
+    ext = d.get("summary_extended")
+    if ext:
+        base = d["summary_all"]
+        order = ["RNTK_EXT"] + [f for f in ext if f != "RNTK_EXT"]
+        head += ("\n\nTable 1 again (ties averaged), with `RNTK_EXT` in the RNTK's place; in parentheses the "
+                 "paper-grid run's value:\n\n" + md_table(
+                     ["", *order],
+                     [[label] + [f"{ext[f][k] * m:.2f} ({base['RNTK' if f == 'RNTK_EXT' else f][k] * m:.2f})"
+                                 for f in order]
+                      for label, k, m in (("Friedman rank", "friedman_rank", 1), ("mean accuracy", "mean", 1),
+                                          ("P90 (%)", "p90", 100), ("P95 (%)", "p95", 100), ("PMA (%)", "pma", 100))]))
+    return head + "\n\n" + md_table(["dataset", "RNTK, paper grid", "per-step, 16 settings", "RNTK_EXT (CV over both)",
+                                      "CV chose", "paper"], rows)
+
+
+def ucr_archive_summary(src) -> str:
+    d = src.json(UCR_ARCHIVE)
+    status = d.get("status", "partial")
+    items = []
+    if status != "complete":
+        items.append(f"**Partial run**: {d.get('n_datasets_complete', 0)} of {d['n_datasets']} sets have every "
+                     f"column; {d['n_units_pending']} units are still pending (estimated "
+                     f"{d.get('pending_estimate_s', 0) / 3600:.1f} h on one core). Everything below is over the "
+                     "units done so far, not the archive.")
+    items.append(f"{d['n_datasets']} datasets x {len(d['columns'])} columns = {d['n_units']} units: {d['n_units_done']} done, "
+                 f"{d['n_units_skipped']} skipped (reasons below), "
+                 f"{d['n_units_pending']} not run yet; {d['unit_seconds'] / 3600:.2f} h of unit time.")
+    done_by_col = {}
+    for rec in d["datasets"].values():
+        for c in rec["columns"]:
+            done_by_col[c] = done_by_col.get(c, 0) + 1
+    items.append("Sets done per column: " + ", ".join(f"{c} {done_by_col.get(c, 0)}" for c in d["columns"]) + ".")
+    skipped = {}
+    for n, rec in d["datasets"].items():
+        for c, why in rec["skipped"].items():
+            kind = ("failed" if why.startswith("failed") else "missing values inside series (not imputed)"
+                    if "missing values" in why else f"estimated over {d['max_unit_minutes']:g} min on one core")
+            skipped.setdefault((c, kind), []).append(n)
+    for (c, kind), ns in sorted(skipped.items()):
+        items.append(f"{c} skipped on {len(ns)} ({kind}): " + ", ".join(ns) + ".")
+    s = d.get("summary_complete_sets")
+    if s:
+        order = sorted(s["average_rank"], key=s["average_rank"].get)
+        items.append(f"Over the {s['n_datasets']} sets where every column ran ({s['within_paper_limits']} within the "
+                     "paper's size limits): average rank " + ", ".join(f"{c} {s['average_rank'][c]:.2f}" for c in order)
+                     + "; mean accuracy " + ", ".join(f"{c} {s['mean_accuracy'][c]:.2f}" for c in order)
+                     + (f"; Friedman p = {s['friedman_p']:.2g}, Nemenyi CD {s['nemenyi_cd_0.05']:.2f}."
+                        if "friedman_p" in s else "."))
+    cols = d["columns"]
+
+    def cell(rec, c):
+        if c in rec["columns"]:
+            r = rec["columns"][c]
+            return f"{r['test_acc']:.1f} ({r['wall_s']:.0f} s)"
+        return "skipped" if c in rec["skipped"] else "pending"
+
+    rows = [[n, str(r["n_train"]), str(r["n_test"]), str(r["length"])] + [cell(r, c) for c in cols]
+            for n, r in sorted(d["datasets"].items()) if r["columns"]]
+    return (bullets(items) + "\n\nPer set with at least one unit done: test accuracy (%) and the unit's wall time; "
+            "units taken over from `verify/table_ucr.py`'s cache keep the wall time measured there.\n\n"
+            + md_table(["set", "train", "test", "T"] + cols, rows))
+
+
 BLOCKS = {f.__name__: f for f in (
+    learned_summary, learned_ucr_table, learned_regression, bo_summary,
     backends_speed_glance, backends_dtype_accuracy,
     speed_machine, speed_table, speed_notes, empirical_ntk_speed, variants_speed,
-    fig2_left, fig2_right, thm2_drift,
+    fig2_left, fig2_right, variant_width, gated_quadrature, gated_kernel, gated_ucr, gated_sensitivity, authors_parity, thm2_drift,
     dynamics_table,
     rnn_baselines, ucr_run_facts, ucr_summary, ucr_gaps, ucr_per_dataset, fig4_tables, fig4_findings,
+    ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_extended, ucr_archive_summary,
     rent_plateau_table, rent_plateau_ratios, rent_plateau_findings, rent_seeds_table, rent_seeds_findings,
-    rent_r7_table, rent_r7_findings,
+    rent_r7_table, rent_r7_findings, rent_recipe_table,
     theory_verdicts, theory_notes, theory_errata,
+    distributed_speed, distributed_glance, distributed_projection, nystroem_table,
 )}
 
 
