@@ -22,16 +22,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._fused import _FLAGS, _INV_2PI, _ZERO, ERF, RELU, _dual, constants, register_constants
+from ._fused_prep import _diag_dual
 
 __all__ = ["fused_mean_gram"]
-
-
-@njit(inline="always", error_model="numpy")
-def _self_dual(k, erf):
-    """(V, V') of a sample paired with itself at variance k (c = 1 exactly)."""
-    if erf:
-        return 2.0 / np.pi * np.arcsin(2.0 * k / (1.0 + 2.0 * k)), 4.0 / (np.pi * np.sqrt(1.0 + 4.0 * k))
-    return k / 2.0, 0.5 if k > 0 else 0.25
 
 
 @njit(fastmath=_FLAGS, error_model="numpy")
@@ -93,7 +86,7 @@ def _pair(X, i, sx, YT, j, sy, m, L, kind, erf, same, sw2, su2, sb2, sh2, own, K
                 w = sh2[l] if c == sx else Vp[c]
                 inp = u2 * g[c] if l == 0 else u2 * buf[q, 0, l - 1, c + 1]
                 sig = w2 * w + inp + b2
-                v, dd = _self_dual(sig, erf)
+                v, dd = _diag_dual(sig, erf)
                 qq = o * sig + w2 * Dp[c] * Qp[c]
                 if l > 0:
                     qq += u2 * buf[q, 1, l - 1, c + 1] * buf[q, 2, l - 1, c + 1]
