@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["batched_gram"]
+__all__ = ["batched_gram", "pairwise"]
 
 
 def batched_gram(tile, n_x, n_y, batch_size, dtype, progress=False):
@@ -36,3 +36,21 @@ def batched_gram(tile, n_x, n_y, batch_size, dtype, progress=False):
             ntk[iy[0] : iy[-1] + 1, ix[0] : ix[-1] + 1] = t.T
             nngp[iy[0] : iy[-1] + 1, ix[0] : ix[-1] + 1] = g.T
     return ntk, nngp
+
+
+def pairwise(n_x, n_y, symmetric, value):
+    """``(ntk, nngp)`` of shape (n_x, n_y) from ``value(i, j) -> (ntk_ij, nngp_ij)``, one pair at a time.
+
+    With ``symmetric`` only j >= i is evaluated and mirrored, so the result is
+    exactly symmetric (the per-pair reference loops of the kernels).
+    """
+    ntk = np.empty((n_x, n_y))
+    nngp = np.empty_like(ntk)
+    for i in range(n_x):
+        for j in range(n_y):
+            if symmetric and j < i:
+                ntk[i, j], nngp[i, j] = ntk[j, i], nngp[j, i]
+            else:
+                ntk[i, j], nngp[i, j] = value(i, j)
+    return ntk, nngp
+

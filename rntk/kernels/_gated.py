@@ -30,7 +30,7 @@ import numpy as np
 
 from .._validation import check_finite_result, check_pair, check_positive_int, check_sequences, check_sigma
 from ._activations import QuadratureDual
-from ._batching import batched_gram
+from ._batching import batched_gram, pairwise
 from ._declaration import Capabilities, KernelResult, check_dtype
 
 __all__ = ["GRUNTK", "LSTMNTK", "GATED_BACKENDS"]
@@ -325,17 +325,8 @@ class _GatedDeclaration:
         sym = by is None
         xs = [s.tolist() for s in self._seqs(bx)]
         ys = xs if sym else [s.tolist() for s in self._seqs(by)]
-        ntk = np.empty((len(xs), len(ys)))
-        nngp = np.empty_like(ntk)
-        for i, x in enumerate(xs):
-            for j, y in enumerate(ys):
-                if sym and j < i:
-                    ntk[i, j], nngp[i, j] = ntk[j, i], nngp[j, i]
-                elif sym and i == j:
-                    ntk[i, j], nngp[i, j] = tx[i][0], tx[i][1]
-                else:
-                    ntk[i, j], nngp[i, j] = self._pair_reference(x, y)
-        return ntk, nngp
+        return pairwise(len(xs), len(ys), sym, lambda i, j: (
+            tx[i][:2] if sym and i == j else self._pair_reference(xs[i], ys[j])))
 
     def _gram_vectorized(self, bx, by, tx, ty, series=True):
         sym = by is None
@@ -582,20 +573,16 @@ class LSTMNTK(_GatedDeclaration):
         sym = by is None
         xs = self._seqs(bx)
         ys = xs if sym else self._seqs(by)
-        ntk = np.empty((len(xs), len(ys)))
-        nngp = np.empty_like(ntk)
-        for i, x in enumerate(xs):
-            for j, y in enumerate(ys):
-                if sym and j < i:
-                    ntk[i, j], nngp[i, j] = ntk[j, i], nngp[j, i]
-                elif sym and i == j:
-                    ntk[i, j], nngp[i, j] = tx[i][0], tx[i][1]
-                else:
-                    (a, qa), (b, qb) = ((x, tx[i][2]), (y, ty[j][2]))
-                    if len(a) > len(b):
-                        (a, qa), (b, qb) = (b, qb), (a, qa)
-                    ntk[i, j], nngp[i, j] = lstm_paths(a, b, qa, qb, self)[:2]
-        return ntk, nngp
+
+        def value(i, j):
+            if sym and i == j:
+                return tx[i][:2]
+            (a, qa), (b, qb) = ((xs[i], tx[i][2]), (ys[j], ty[j][2]))
+            if len(a) > len(b):
+                (a, qa), (b, qb) = (b, qb), (a, qa)
+            return lstm_paths(a, b, qa, qb, self)[:2]
+
+        return pairwise(len(xs), len(ys), sym, value)
 
     @property
     def _closed(self):

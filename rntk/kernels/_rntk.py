@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import check_finite_result, check_pair, check_positive_int, check_sequences
-from ._batching import batched_gram
+from ._batching import batched_gram, pairwise
 from ._declaration import (
     BACKENDS,
     Capabilities,
@@ -328,12 +328,5 @@ class RNTK(RNTKDeclaration):
         by_ = bx if sym else by
         xs = [bx.data[i, : bx.lengths[i]].tolist() for i in range(len(bx))]
         ys = xs if sym else [by_.data[j, : by_.lengths[j]].tolist() for j in range(len(by_))]
-        ntk = np.empty((len(xs), len(ys)))
-        nngp = np.empty_like(ntk)
-        for i, x in enumerate(xs):
-            for j, y in enumerate(ys):
-                if sym and j < i:
-                    ntk[i, j], nngp[i, j] = ntk[j, i], nngp[j, i]
-                    continue
-                ntk[i, j], nngp[i, j] = pair_aligned(x, y, self, same=sym and i == j, M=math)
-        return ntk, nngp
+        return pairwise(len(xs), len(ys), sym,
+                        lambda i, j: pair_aligned(xs[i], ys[j], self, same=sym and i == j, M=math))
