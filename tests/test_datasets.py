@@ -229,3 +229,65 @@ def test_shipped_co2_series():
     except ImportError:
         return
     np.testing.assert_array_equal(filled, co2.load_pandas().data["co2"].interpolate(method="linear").to_numpy())
+
+
+# ---- fill_gaps: missing values inside a series (the DodgerLoop sets) ------------------------------
+def _pandas_fill(X):
+    """Independent oracle: pandas' linear interpolation inside, leading runs from the first value."""
+    import pandas as pd
+
+    return np.vstack([pd.Series(r).interpolate(limit_area="inside").bfill().to_numpy() for r in X])
+
+
+def test_fill_gaps_by_hand():
+    from rntk.datasets import fill_gaps
+
+    X = np.array([[np.nan, 1.0, np.nan, np.nan, 4.0, np.nan],   # leading, inner, trailing padding
+                  [0.0, 2.0, 3.0, np.nan, np.nan, np.nan]])      # padding only: unchanged
+    out = fill_gaps(X)
+    np.testing.assert_array_equal(out[0], [1.0, 1.0, 2.0, 3.0, 4.0, np.nan])
+    np.testing.assert_array_equal(out[1], X[1])
+    assert np.isnan(X[0, 0]), "the input is not modified"
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros(3), "2-D"),
+    (np.array([[1.0, np.nan], [np.nan, np.nan]]), "no finite value"),
+    (np.array([[1.0, np.inf]]), "inf"),
+])
+def test_fill_gaps_bad_input(bad, match):
+    from rntk.datasets import fill_gaps
+
+    with pytest.raises(ValueError, match=match):
+        fill_gaps(bad)
+
+
+def test_fill_gaps_matches_pandas():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from rntk.datasets import fill_gaps
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(1, 12), st.floats(0.0, 0.7))
+    def check(seed, n, T, p):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(n, T))
+        X[rng.random((n, T)) < p] = np.nan
+        X[np.arange(n), rng.integers(0, T, n)] = rng.normal(size=n)  # every row keeps a finite value
+        out = fill_gaps(X)
+        np.testing.assert_allclose(out, _pandas_fill(X), rtol=1e-12, atol=1e-12)
+        keep = np.isfinite(X)
+        np.testing.assert_array_equal(out[keep], X[keep])
+
+    check()
+
+
+def test_fill_gaps_on_an_archive_set_with_gaps(no_env_root):
+    from rntk.datasets import fill_gaps
+
+    if "DodgerLoopDay" not in list_ucr():
+        pytest.skip("DodgerLoopDay needs the rntk[ucr] data packages")
+    X, _ = load_ucr("DodgerLoopDay", "train")
+    out = fill_gaps(X)
+    assert np.isfinite(out).all()  # a fixed-length set: every NaN was a gap
+    np.testing.assert_allclose(out, _pandas_fill(X), rtol=1e-12)

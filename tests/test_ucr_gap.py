@@ -178,6 +178,29 @@ def test_archive_report_says_partial_until_every_unit_is_done(monkeypatch, tmp_p
             sys.modules.pop(m, None)
 
 
+def test_archive_routes_an_over_budget_rntk_unit_to_nystroem(monkeypatch):
+    """Exact where it fits; the Nystroem features where only they fit; neither: over budget (skipped)."""
+    monkeypatch.syspath_prepend(str(ROOT / "verify"))
+    import ucr_archive as ua
+
+    try:
+        small = {"n_train": 100, "n_test": 100, "length": 100}
+        large = {"n_train": 8926, "n_test": 7711, "length": 96}  # ElectricDevices
+        huge = {"n_train": 10**6, "n_test": 10**6, "length": 1000}
+        grid, budget = ua.GRID_FULL, 20 * 60
+        assert ua.rntk_route(small, grid, 10, budget)[0] == "exact"
+        route, est = ua.rntk_route(large, grid, 10, budget)
+        assert route == "nystroem" and est <= budget < ua.rntk_cost(large, grid, 10)
+        route, est = ua.rntk_route(huge, grid, 10, budget)
+        assert route == "exact" and est > budget
+        rec = ua.run_unit_nystroem("SynthCBF", ua.GRID_QUICK, None)  # shipped; 30 series < k: all are landmarks
+        assert rec["route"] == "nystroem" and rec["nystroem_k"] == 30
+        assert 50 < rec["test_acc"] <= 100 and rec["n_settings"] == 4 * len(ua.NYSTROEM_ALPHAS)
+    finally:
+        for m in ("ucr_archive", "ucr_gap", "_common", "_paper_ucr", "_ucr_extra"):
+            sys.modules.pop(m, None)
+
+
 def test_archive_records_a_unit_that_cannot_run(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "verify"))
     import ucr_archive

