@@ -51,6 +51,27 @@ def test_gate_expectations_against_adaptive_quadrature(which, k, tol):
     assert abs(d - _dblquad(df, df, *k)) < tol
 
 
+@pytest.mark.parametrize("variance, mu", [(0.3, 1.0), (2.5, -2.0), (1.0, 0.0), (6.0, 3.0)])
+def test_gate_mean_against_adaptive_quadrature(variance, mu):
+    from scipy import integrate
+
+    from rntk.kernels._gated import gate_mean
+
+    phi = lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+    want, _ = integrate.quad(lambda z: phi(z) * _expit(np.sqrt(variance) * z + mu), -12, 12, epsabs=1e-14)
+    assert abs(float(gate_mean(variance, mu)) - want) < 1e-12
+
+
+def test_shifted_gate_expectations_against_adaptive_quadrature():
+    k1, k2, k3, mu = 0.5, 1.2, 0.3, 1.5
+    f = lambda u: _expit(u + mu)  # noqa: E731
+    df = lambda u: _dexpit(u + mu)  # noqa: E731
+    for method, tol in (("series", 1e-11), ("quadrature", 1e-10)):
+        v, d = GRUNTK(update_bias=mu).gate_expectations(k1, k2, k3, method=method)["sigmoid_shifted"]
+        assert abs(v - _dblquad(f, f, k1, k2, k3)) < tol
+        assert abs(d - _dblquad(df, df, k1, k2, k3)) < tol
+
+
 # -- wide finite networks ------------------------------------------------------------------
 def _z(kernel, X, width=256, n_nets=16, seed=5, tied=False):
     from rntk.empirical import gated_monte_carlo
@@ -64,6 +85,10 @@ KERNELS = {
     "gru": GRUNTK(**HYP),
     "lstm-identity": LSTMNTK(**HYP, sigma_c=0.4, cell_activation="identity"),
     "lstm-tanh": LSTMNTK(**HYP, sigma_c=0.4, n_paths=2**14),
+    # a gate bias with a mean (GRU update gate, LSTM forget gate): E[(1 - z)(1 - z')] != E[z z']
+    "gru-update-bias": GRUNTK(**HYP, update_bias=2.0),
+    "lstm-identity-forget-bias": LSTMNTK(**HYP, sigma_c=0.4, cell_activation="identity", forget_bias=1.5),
+    "lstm-tanh-forget-bias": LSTMNTK(**HYP, sigma_c=0.4, n_paths=2**14, forget_bias=1.5),
 }
 
 
@@ -79,6 +104,9 @@ def test_kernel_matches_wide_untied_networks(name, rng):
 @pytest.mark.parametrize("name, wrong", [
     ("gru", GRUNTK(**{**HYP, "sigma_w": 1.8})),
     ("lstm-tanh", LSTMNTK(**HYP, sigma_c=0.4, cell_activation="identity")),
+    # networks with a gate bias mean reject the centred kernel (measured |z| 79 and 22)
+    ("gru-update-bias", GRUNTK(**HYP)),
+    ("lstm-identity-forget-bias", LSTMNTK(**HYP, sigma_c=0.4, cell_activation="identity")),
 ])
 def test_the_same_check_rejects_a_wrong_kernel(name, wrong, rng):
     """The Monte Carlo check has power: a nearby wrong kernel fails it."""
@@ -103,7 +131,7 @@ def test_factored_empirical_ntk_equals_full_jacobians(rng):
 
 
 # -- implementations against each other --------------------------------------------------------
-@pytest.mark.parametrize("name", ["gru", "lstm-identity"])
+@pytest.mark.parametrize("name", ["gru", "lstm-identity", "gru-update-bias", "lstm-identity-forget-bias"])
 def test_vectorized_gram_equals_per_pair_loop(name, rng):
     k = KERNELS[name]
     X, Y = _seqs(rng, (3, 1, 4, 2)), _seqs(rng, (2, 5))
@@ -113,7 +141,23 @@ def test_vectorized_gram_equals_per_pair_loop(name, rng):
         assert_close_matrices(a.nngp, b.nngp, 1e-13)
 
 
-@pytest.mark.parametrize("name", ["gru", "lstm-identity"])
+@pytest.mark.parametrize("name", ["gru", "lstm-identity", "gru-update-bias", "lstm-identity-forget-bias"])
+def test_compiled_pairs_equal_the_vectorised_series(name, rng):
+    """cpu-fused runs cpu-series' recursion and tables pair by pair in numba; only the order of the
+    series' summation differs (four partial sums), so they agree to rounding (a few ulp per step)."""
+    k = KERNELS[name]
+    X, Y = _seqs(rng, (3, 1, 4, 2, 6)), _seqs(rng, (2, 5, 1))
+    for args in ((X,), (X, Y)):
+        a, b = k.gram(*args, backend="cpu-fused"), k.gram(*args, backend="cpu-series")
+        assert_close_matrices(a.ntk, b.ntk, 1e-13)
+        assert_close_matrices(a.nngp, b.nngp, 1e-13)
+    # a pair's value does not depend on which side it is on, nor on the tile it is computed in
+    xy, yx = k.gram(X, Y, backend="cpu-fused"), k.gram(Y, X, backend="cpu-fused")
+    assert np.array_equal(xy.ntk, yx.ntk.T) and np.array_equal(xy.nngp, yx.nngp.T)
+    assert np.array_equal(k.gram(X, Y, batch_size=2).ntk, xy.ntk)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm-identity", "gru-update-bias", "lstm-identity-forget-bias"])
 def test_series_fast_path_against_fine_quadrature(name, rng):
     """Mehler's series (the default) against a 128^2-point Gauss-Hermite rule: a different
     discretisation of the same integrals; both are converged to ~1e-9 at these variances."""
@@ -173,6 +217,14 @@ class TestLSTMTanhContract(_Inputs, KernelContractTests):
     kernel = LSTMNTK(**HYP, n_paths=2**10)
 
 
+class TestGRUUpdateBiasContract(_Inputs, KernelContractTests):
+    kernel = GRUNTK(**HYP, update_bias=1.0, n_nodes=128)
+
+
+class TestLSTMForgetBiasContract(_Inputs, KernelContractTests):
+    kernel = LSTMNTK(**HYP, sigma_c=0.4, cell_activation="identity", forget_bias=1.0, n_nodes=128)
+
+
 # -- bad input -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
     (lambda: GRUNTK(sigma_w=-1.0), "sigma_w"),
@@ -180,7 +232,9 @@ class TestLSTMTanhContract(_Inputs, KernelContractTests):
     (lambda: LSTMNTK(cell_activation="relu"), "cell_activation"),
     (lambda: LSTMNTK(n_paths=101), "even"),
     (lambda: LSTMNTK(seed=-1), "seed"),
-    (lambda: GRUNTK().gram([[1.0, 2.0]], backend="cpu-fused"), "backend"),
+    (lambda: GRUNTK(update_bias=float("nan")), "update_bias"),
+    (lambda: LSTMNTK(forget_bias="1"), "forget_bias"),
+    (lambda: GRUNTK().gram([[1.0, 2.0]], backend="gpu-fused"), "backend"),
     (lambda: GRUNTK().gram([[1.0, 2.0]], dtype="float32"), "float64"),
     (lambda: GRUNTK().gram([np.array([1.0, np.nan, 2.0])]), "NaN"),
     (lambda: GRUNTK().gram([np.ones((2, 2))], [np.ones((2, 3))]), "feature"),

@@ -90,6 +90,8 @@ class GatedRNN:
         if not self.tied and W > self.steps:
             raise ValueError(f"a batch of {W} steps is longer than the {self.steps} steps the network has weights for")
         sw, su, sb = k.sigma_w / math.sqrt(n), k.sigma_u / math.sqrt(m), k.sigma_b
+        # the gate whose bias has a fixed mean: the GRU's update gate, the LSTM's forget gate
+        mean = {"z": k.update_bias} if self.cell == "gru" else {"f": k.forget_bias}
         start = W - lengths
         h, c = h0, c0
         win = []
@@ -99,7 +101,7 @@ class GatedRNN:
             active = (col >= start)[:, None]
 
             def pre(a, hin):
-                g = sw * hin @ p[f"W{a}"][s].T + su * xt @ p[f"U{a}"][s].T + sb * p[f"b{a}"][s]
+                g = sw * hin @ p[f"W{a}"][s].T + su * xt @ p[f"U{a}"][s].T + sb * p[f"b{a}"][s] + mean.get(a, 0.0)
                 return g if eps is None else g + eps[a][:, col]
 
             if self.cell == "gru":

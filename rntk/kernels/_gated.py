@@ -37,9 +37,11 @@ __all__ = ["GRUNTK", "LSTMNTK", "GATED_BACKENDS"]
 
 #: The backends of the gated kernels.
 GATED_BACKENDS = {
-    "auto": "cpu-series",
+    "auto": "cpu-fused",
+    "cpu-fused": "numba: each pair's recursion in one compiled loop, pairs in parallel, gate expectations "
+                 "by Mehler's series from the same tables as cpu-series (equal to it up to rounding; the fast path)",
     "cpu-series": "the recursion vectorised over pairs, gate expectations by Mehler's Hermite series "
-                  "(O(n_nodes) a pair and step after an O(N T n_nodes^2) table; the fast path)",
+                  "(O(SERIES_TERMS) a pair and step after an O(N T SERIES_TERMS^2) table)",
     "cpu-vectorized": "the recursion vectorised over pairs, gate expectations by 2-D Gauss-Hermite "
                       "(O(n_nodes^2) a pair and step)",
     "reference": "the literal per-pair recursion in Python floats, 2-D Gauss-Hermite (slow; for checking)",
@@ -99,6 +101,39 @@ def _duals(n_nodes: int):
     return _GateDual(_expit, _dexpit, n_nodes), _GateDual(np.tanh, _dtanh, n_nodes)
 
 
+class _ShiftedSigmoid:
+    """u -> sigmoid(u + mu), or its derivative: a gate whose bias has mean mu."""
+
+    def __init__(self, mu: float, derivative: bool = False):
+        self.mu, self.derivative = mu, derivative
+        self.__name__ = f"{'d' if derivative else ''}sigmoid(u + {mu:g})"
+
+    def __call__(self, u):
+        return (_dexpit if self.derivative else _expit)(np.asarray(u) + self.mu)
+
+
+@lru_cache(maxsize=16)
+def _gate_duals(n_nodes: int, mu: float):
+    """(sigmoid, tanh, sigmoid(. + mu)) gate duals of an n_nodes rule (the last is the first when mu = 0)."""
+    sig, tnh = _duals(n_nodes)
+    return sig, tnh, (sig if mu == 0 else _GateDual(_ShiftedSigmoid(mu), _ShiftedSigmoid(mu, True), n_nodes))
+
+
+@lru_cache(maxsize=16)
+def _mean_rule(n_points: int):
+    z, w = np.polynomial.hermite_e.hermegauss(n_points)
+    return z, w / math.sqrt(2 * math.pi)
+
+
+def gate_mean(variance, mu: float, n_points: int = _MAX_1D):
+    """E[sigmoid(u + mu)], u ~ N(0, variance): a 1-D Gauss-Hermite rule (exactly 1/2 for mu = 0)."""
+    variance = np.asarray(variance, dtype=np.float64)
+    if mu == 0:
+        return np.full(variance.shape, 0.5)
+    z, w = _mean_rule(n_points)
+    return np.sum(w * _expit(np.sqrt(variance)[..., None] * z + mu), axis=-1)
+
+
 @lru_cache(maxsize=8)
 def _hermite_basis(n_terms: int, n_points: int):
     """Nodes z (n_points,) and weighted normalised Hermite polynomials w_i He_k(z_i)/sqrt(k!) (n_terms, n_points)."""
@@ -151,7 +186,8 @@ def _correlation(k1, k2, k3):
 
 
 class _Quadrature:
-    """Gate expectations of all pairs by the 2-D Gauss-Hermite rule: ``ev(which, column, K1, K2, K3)``."""
+    """Gate expectations of all pairs by the 2-D Gauss-Hermite rule: ``ev(which, column, K1, K2, K3)``,
+    ``which``: 0 sigmoid, 1 tanh, 2 the sigmoid gate with the bias mean (``duals``: ``_gate_duals()``)."""
 
     def __init__(self, duals):
         self.duals = duals
@@ -173,7 +209,7 @@ class _Diag:
 class _Series:
     """Gate expectations of all pairs by Mehler's series, from per-sequence coefficient tables.
 
-    ``CX``, ``CY``: (N, W, 4, n_terms) coefficients of (f_0, f_0', f_1, f_1')
+    ``CX``, ``CY``: (N, W, 6, n_terms) coefficients of (f_0, f_0', f_1, f_1', f_2, f_2')
     at each sequence's self variance before each column; ``ip``, ``jp`` the
     pairs' rows in them. Exactly symmetric in the two sequences.
     """
@@ -212,10 +248,25 @@ class _GatedDeclaration:
         object.__setattr__(self, "n_nodes", n)
 
     _extra_sigmas: ClassVar[tuple] = ()
+    _bias_field: ClassVar[str] = ""  # the gate bias-mean field of the subclass
+
+    @property
+    def _mu(self) -> float:
+        return getattr(self, self._bias_field)
+
+    def _check_bias_mean(self):
+        v = getattr(self, self._bias_field)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise ValueError(f"{self._bias_field} must be a finite real number, got {v!r}")
+        object.__setattr__(self, self._bias_field, float(v))
 
     def duals(self):
         """The (sigmoid, tanh) dual activations of this kernel's quadrature rule."""
         return _duals(self.n_nodes)
+
+    def _gate_duals(self):
+        """(sigmoid, tanh, sigmoid(. + bias mean)) duals: the last is the gate with the bias mean."""
+        return _gate_duals(self.n_nodes, self._mu)
 
     def gate_expectations(self, k1, k2, k3, method: str = "series") -> dict:
         """The 2-D Gaussian integrals the recursions use, as this kernel computes them.
@@ -224,16 +275,21 @@ class _GatedDeclaration:
         of one shape): ``{"sigmoid": (V, V'), "tanh": (V, V')}`` with V = E[f(u) f(v)],
         V' = E[f'(u) f'(v)]; ``method`` "series" (Mehler, the "cpu-series"
         backend) or "quadrature" (2-D Gauss-Hermite, the other backends).
+        ``"sigmoid_shifted"`` is the same for sigmoid(. + mu), mu the gate bias
+        mean (``update_bias`` / ``forget_bias``).
         """
         k1, k2, k3 = (np.asarray(a, dtype=np.float64) for a in (k1, k2, k3))
         if method == "quadrature":
-            sig, tnh = self.duals()
-            return {"sigmoid": sig.pair(k1, k2, k3), "tanh": tnh.pair(k1, k2, k3)}
+            sig, tnh, sh = self._gate_duals()
+            return {"sigmoid": sig.pair(k1, k2, k3), "tanh": tnh.pair(k1, k2, k3),
+                    "sigmoid_shifted": sh.pair(k1, k2, k3)}
         if method != "series":
             raise ValueError(f"method must be 'series' or 'quadrature', got {method!r}")
         c = _correlation(k1.ravel(), k2.ravel(), k3.ravel())
         out = {}
-        for name, f, df in (("sigmoid", _expit, _dexpit), ("tanh", np.tanh, _dtanh)):
+        mu = self._mu
+        for name, f, df in (("sigmoid", _expit, _dexpit), ("tanh", np.tanh, _dtanh),
+                            ("sigmoid_shifted", _ShiftedSigmoid(mu), _ShiftedSigmoid(mu, True))):
             a = [hermite_coefficients(g, k, SERIES_TERMS) for g in (f, df) for k in (k1.ravel(), k2.ravel())]
             out[name] = (_horner(a[0], a[1], c).reshape(k1.shape), _horner(a[2], a[3], c).reshape(k1.shape))
         return out
@@ -253,8 +309,8 @@ class _GatedDeclaration:
             None: the training Gram of X, exactly symmetric, with sigma_h (and
             sigma_c) in the diagonal's cross moments (a sample meets its own
             initial state); ``gram(X, X)`` never adds them.
-        backend : {"auto", "cpu-series", "cpu-vectorized", "reference"}
-            "auto" is "cpu-series" (``rntk.kernels.GATED_BACKENDS`` says what each is).
+        backend : {"auto", "cpu-fused", "cpu-series", "cpu-vectorized", "reference"}
+            "auto" is "cpu-fused" (``rntk.kernels.GATED_BACKENDS`` says what each is).
             The tanh LSTM's path Monte Carlo runs pair by pair on any of them.
         dtype : {"float64"}
         batch_size : int, optional
@@ -272,6 +328,7 @@ class _GatedDeclaration:
             raise ValueError(f"the gated kernels compute in float64 only, got dtype={dt.name}")
         if backend not in GATED_BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {tuple(GATED_BACKENDS)}")
+        backend = GATED_BACKENDS["auto"] if backend == "auto" else backend
         bx, by = check_pair(X, Y)
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
@@ -286,6 +343,8 @@ class _GatedDeclaration:
             ty = tx if sym else [selfy[j] for j in iy]
             if backend == "reference":
                 return self._gram_reference(sx, sy, tx, ty)
+            if backend == "cpu-fused" and self._closed:
+                return self._gram_fused(sx, sy, tx, ty)
             return self._gram_vectorized(sx, sy, tx, ty, series=backend != "cpu-vectorized")
 
         ntk, nngp = batched_gram(tile, len(bx), None if by is None else len(by), batch_size, dt, progress)
@@ -316,7 +375,8 @@ class _GatedDeclaration:
         W = int(b.lengths.max())
         XR, start = b.right_aligned(W), W - b.lengths
         Q = self._self_series(XR, start)
-        ntk, nngp = self._pairs(XR, start, Q, XR, start, Q, _Diag(self.duals()), same=True)
+        ntk, nngp = self._pairs(XR, start, Q, XR, start, Q, _Diag(self._gate_duals()), same=True,
+                                aux=(lambda a: (a, a))(self._aux(XR, Q)))
         return [(ntk[i], nngp[i], Q[i, start[i]:]) for i in range(len(b))]
 
     _closed = True  # the recursion closes (not the tanh LSTM's path Monte Carlo)
@@ -348,11 +408,51 @@ class _GatedDeclaration:
                 CX = self._series_table(XR, Qx)
                 ev = _Series(CX, CX if sym else self._series_table(YR, Qy), ip, jp)
             else:
-                ev = _Quadrature(self.duals())
+                ev = _Quadrature(self._gate_duals())
             ax, ay = self._aux(XR, Qx), (None if sym else self._aux(YR, Qy))
             ay = ax if sym else ay
             t, g = self._pairs(XR[ip], sx[ip], Qx[ip], YR[jp], sy[jp], Qy[jp], ev,
                                aux=None if ax is None else (ax[ip], ay[jp]))
+            ntk[ip, jp], nngp[ip, jp] = t, g
+            if sym:
+                ntk[jp, ip], nngp[jp, ip] = t, g
+        if sym:
+            idx = np.arange(nx)
+            ntk[idx, idx] = [t[0] for t in tx]
+            nngp[idx, idx] = [t[1] for t in tx]
+        return ntk, nngp
+
+    def _gram_fused(self, bx, by, tx, ty):
+        """The closed kernels' pairs by the compiled loops of :mod:`._gated_fused`."""
+        from ._gated_fused import gru_pairs, lstm_identity_pairs
+
+        sym = by is None
+        by_ = bx if sym else by
+        nx, ny = len(bx), len(by_)
+        W = int(max(bx.lengths.max(), by_.lengths.max()))
+        XR, YR = bx.right_aligned(W), by_.right_aligned(W)
+        sx, sy = (W - bx.lengths).astype(np.int64), (W - by_.lengths).astype(np.int64)
+        Qx = np.stack([self._padded_series(t[2], W) for t in tx])
+        Qy = Qx if sym else np.stack([self._padded_series(t[2], W) for t in ty])
+        if sym:
+            ip, jp = np.triu_indices(nx, 1)
+        else:
+            ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
+        ip, jp = ip.astype(np.int64), jp.astype(np.int64)
+        ntk = np.zeros((nx, ny))
+        nngp = np.zeros((nx, ny))
+        if len(ip):
+            CX = self._series_table(XR, Qx)
+            CY = CX if sym else self._series_table(YR, Qy)
+            t, g = np.empty(len(ip)), np.empty(len(ip))
+            sw2, su2m, sb2, sv2 = self.sigma_w**2, self.sigma_u**2 / XR.shape[2], self.sigma_b**2, self.sigma_v**2
+            qx, qy = np.ascontiguousarray(Qx[..., 0]), np.ascontiguousarray(Qy[..., 0])
+            if isinstance(self, GRUNTK):
+                rx = self._aux(XR, Qx)
+                ry = rx if sym else self._aux(YR, Qy)
+                gru_pairs(XR, sx, qx, CX, rx, YR, sy, qy, CY, ry, ip, jp, sw2, su2m, sb2, sv2, t, g)
+            else:
+                lstm_identity_pairs(XR, sx, qx, CX, YR, sy, qy, CY, ip, jp, sw2, su2m, sb2, sv2, t, g)
             ntk[ip, jp], nngp[ip, jp] = t, g
             if sym:
                 ntk[jp, ip], nngp[jp, ip] = t, g
@@ -372,15 +472,20 @@ class _GatedDeclaration:
         return self.sigma_w**2 * q + self.sigma_u**2 / m * xy + self.sigma_b**2
 
     def _series_table(self, XR, Q):
-        """Mehler coefficients (N, W, 4, SERIES_TERMS) of each sequence's gates before each column."""
+        """Mehler coefficients (N, W, 6, SERIES_TERMS) of each sequence's gates before each column:
+        sigmoid, sigmoid', tanh, tanh', and sigmoid, sigmoid' of the gate with the bias mean."""
         sig, _ = self.duals()
         m = XR.shape[2]
         xx = np.einsum("nwk,nwk->nw", XR, XR)
         a = self._pre(Q[:, :-1, 0], xx, m)
         b = self._candidate_variance(a, Q[:, :-1, 0], xx, m, sig)
         K = SERIES_TERMS
-        return np.stack([hermite_coefficients(_expit, a, K), hermite_coefficients(_dexpit, a, K),
-                         hermite_coefficients(np.tanh, b, K), hermite_coefficients(_dtanh, b, K)], axis=2)
+        rows = [hermite_coefficients(_expit, a, K), hermite_coefficients(_dexpit, a, K),
+                hermite_coefficients(np.tanh, b, K), hermite_coefficients(_dtanh, b, K)]
+        mu = self._mu
+        rows += rows[:2] if mu == 0 else [hermite_coefficients(_ShiftedSigmoid(mu), a, K),
+                                          hermite_coefficients(_ShiftedSigmoid(mu, True), a, K)]
+        return np.stack(rows, axis=2)
 
     def _candidate_variance(self, a, q, xx, m, sig):
         return a  # LSTM: every gate has the same pre-activation variance
@@ -408,11 +513,16 @@ class GRUNTK(_GatedDeclaration):
     Gaussian expectations of sigmoid and tanh, by an ``n_nodes``^2-point
     Gauss-Hermite rule (accuracy in the docs).
 
+    With ``update_bias = mu`` the update gate is z_t = sigmoid(g^z_t + mu): a
+    fixed bias mean (the GRU's "forget bias"; mu > 0 keeps more of h_{t-1}).
+
     Parameters
     ----------
     sigma_w, sigma_u, sigma_b, sigma_h, sigma_v : float
         Standard deviations (>= 0) of the recurrent weights, input weights,
         biases, initial state and read-out, shared by the gates.
+    update_bias : float
+        Mean mu of the update gate's bias (default 0: centred, as every other gate).
     n_nodes : int, >= 8
         Gauss-Hermite nodes per dimension.
 
@@ -424,6 +534,14 @@ class GRUNTK(_GatedDeclaration):
     >>> res.ntk.shape, bool((res.ntk == res.ntk.T).all())
     ((2, 2), True)
     """
+
+    update_bias: float = 0.0
+
+    _bias_field: ClassVar[str] = "update_bias"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._check_bias_mean()
 
     def _same(self, x):
         """(ntk, nngp, q series) of the sample paired with itself."""
@@ -442,13 +560,14 @@ class GRUNTK(_GatedDeclaration):
         return self._pre(sig.diag(a)[0] * q, xx, m)  # the input of W^n is r * h
 
     def _aux(self, XR, Q):
-        """E[r^2] of every sequence at each column, (N, W): computed once, not once a pair."""
+        """E[r^2] and E[z] of every sequence at each column, (N, W, 2): computed once, not once a pair."""
         xx = np.einsum("nwk,nwk->nw", XR, XR)
-        return self.duals()[0].diag(self._pre(Q[:, :-1, 0], xx, XR.shape[2]))[0]
+        a = self._pre(Q[:, :-1, 0], xx, XR.shape[2])
+        return np.stack([self.duals()[0].diag(a)[0], gate_mean(a, self._mu)], axis=2)
 
     def _self_series(self, XR, start):
         """E[h^2] of every sequence before each of W right-aligned columns and after the last: (N, W+1, 1)."""
-        sig, tnh = self.duals()
+        sig, tnh, sz = self._gate_duals()
         N, W, m = XR.shape
         Q = np.empty((N, W + 1, 1))
         q = np.full(N, self.sigma_h**2)
@@ -456,9 +575,10 @@ class GRUNTK(_GatedDeclaration):
         for c in range(W):
             xx = np.einsum("nk,nk->n", XR[:, c], XR[:, c])
             a = self._pre(q, xx, m)
-            rho = sig.diag(a)[0]
-            nu = tnh.diag(self._pre(rho * q, xx, m))[0]
-            q = np.where(c >= start, rho * (nu + q), q)
+            rho_r, rho_z = sig.diag(a)[0], sz.diag(a)[0]
+            zbar = 1.0 - 2.0 * gate_mean(a, self._mu) + rho_z  # E[(1 - z)^2]
+            nu = tnh.diag(self._pre(rho_r * q, xx, m))[0]
+            q = np.where(c >= start, zbar * nu + rho_z * q, q)
             Q[:, c + 1, 0] = q
         return Q
 
@@ -466,8 +586,10 @@ class GRUNTK(_GatedDeclaration):
         """All pairs (XA[k], XB[k]) at once; Q*: (P, W+1, 1) self E[h h'] before each column;
         ``ev(which, column, K1, K2, K3)``: (V, V') of sigmoid (which = 0) or tanh (1);
         ``same``: every pair is a sample with itself (its initial state shared);
-        ``aux``: the two sides' E[r^2] tables (:meth:`_aux`), or None to compute them here."""
-        sig, tnh = self.duals()
+        ``aux``: the two sides' (E[r^2], E[z]) tables (:meth:`_aux`), (P, W, 2) each.
+
+        With the update gate's bias mean, E[(1 - z)(1 - z')] = 1 - E[z] - E[z'] + E[z z']
+        (``zbar``) replaces E[z z'] where the state's new part enters; with mu = 0 they are equal."""
         sw2, sv2 = self.sigma_w**2, self.sigma_v**2
         P, W, m = XA.shape
         QA, QB = QA[..., 0], QB[..., 0]
@@ -480,22 +602,23 @@ class GRUNTK(_GatedDeclaration):
             a2 = self._pre(QB[:, c], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
             xy = np.einsum("pk,pk->p", XA[:, c], XB[:, c])
             a3 = self._pre(qc, xy, m)
-            rho, drho = ev(0, c, a1, a2, a3)
-            r1, r2 = (sig.diag(a1)[0], sig.diag(a2)[0]) if aux is None else (aux[0][:, c], aux[1][:, c])
-            n1 = self._pre(r1 * QA[:, c], np.einsum("pk,pk->p", XA[:, c], XA[:, c]), m)
-            n2 = self._pre(r2 * QB[:, c], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
-            n3 = self._pre(rho * qc, xy, m)
+            rho_r, drho_r = ev(0, c, a1, a2, a3)
+            rho_z, drho_z = ev(2, c, a1, a2, a3)
+            zbar = 1.0 - aux[0][:, c, 1] - aux[1][:, c, 1] + rho_z
+            n1 = self._pre(aux[0][:, c, 0] * QA[:, c], np.einsum("pk,pk->p", XA[:, c], XA[:, c]), m)
+            n2 = self._pre(aux[1][:, c, 0] * QB[:, c], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
+            n3 = self._pre(rho_r * qc, xy, m)
             nu, dnu = ev(1, c, n1, n2, n3)
-            steps.append((act, a3, n3, rho, drho, nu, dnu, qc))
-            qc = np.where(act, rho * (nu + qc), qc)
+            steps.append((act, a3, n3, rho_r, drho_r, rho_z, drho_z, zbar, nu, dnu, qc))
+            qc = np.where(act, zbar * nu + rho_z * qc, qc)
         nngp = sv2 * qc
         ntk, Ph = nngp.copy(), np.full(P, sv2)
-        for act, a3, n3, rho, drho, nu, dnu, q_prev in reversed(steps):
-            Pn = Ph * rho * dnu
-            Pz = Ph * drho * (q_prev + nu)
-            Pr = sw2 * Pn * q_prev * drho
+        for act, a3, n3, rho_r, drho_r, rho_z, drho_z, zbar, nu, dnu, q_prev in reversed(steps):
+            Pn = Ph * zbar * dnu
+            Pz = Ph * drho_z * (q_prev + nu)
+            Pr = sw2 * Pn * q_prev * drho_r
             ntk += np.where(act, a3 * (Pr + Pz) + n3 * Pn, 0.0)
-            Ph = rho * Ph + sw2 * (rho * Pn + Pz + Pr)
+            Ph = rho_z * Ph + sw2 * (rho_r * Pn + Pz + Pr)
         return ntk, nngp
 
 
@@ -516,6 +639,9 @@ class LSTMNTK(_GatedDeclaration):
         As for :class:`GRUNTK`.
     sigma_c : float
         Standard deviation of the initial cell state.
+    forget_bias : float
+        Mean mu of the forget gate's bias: f_t = sigmoid(g^f_t + mu) (default
+        0, centred; the "forget bias" of Jozefowicz et al. 2015 is mu = 1).
     cell_activation : {"tanh", "identity"}
         ``act`` above. "identity" (h = o * c) closes in E[c c'] and is exact up
         to quadrature. "tanh" (the standard LSTM) does not close: its limit is
@@ -534,11 +660,14 @@ class LSTMNTK(_GatedDeclaration):
     cell_activation: str = "tanh"
     n_paths: int = 2**16
     seed: int = 0
+    forget_bias: float = 0.0
 
     _extra_sigmas: ClassVar[tuple] = ("sigma_c",)
+    _bias_field: ClassVar[str] = "forget_bias"
 
     def __post_init__(self):
         super().__post_init__()
+        self._check_bias_mean()
         if self.cell_activation not in CELL_ACTIVATIONS:
             raise ValueError(f"cell_activation must be one of {CELL_ACTIVATIONS}, got {self.cell_activation!r}")
         n = check_positive_int(self.n_paths, "n_paths")
@@ -590,15 +719,15 @@ class LSTMNTK(_GatedDeclaration):
 
     def _self_series(self, XR, start):
         """Identity cell: (E[h^2], E[c^2]) of every sequence before each column and after the last: (N, W+1, 2)."""
-        sig, tnh = self.duals()
+        sig, tnh, sf = self._gate_duals()
         N, W, m = XR.shape
         Q = np.empty((N, W + 1, 2))
         q, k = np.full(N, self.sigma_h**2), np.full(N, self.sigma_c**2)
         Q[:, 0] = np.stack([q, k], 1)
         for c in range(W):
             a = self._pre(q, np.einsum("nk,nk->n", XR[:, c], XR[:, c]), m)
-            rho, nu = sig.diag(a)[0], tnh.diag(a)[0]
-            k = np.where(c >= start, rho * (k + nu), k)
+            rho, nu, rho_f = sig.diag(a)[0], tnh.diag(a)[0], sf.diag(a)[0]
+            k = np.where(c >= start, rho_f * k + rho * nu, k)
             q = np.where(c >= start, rho * k, q)
             Q[:, c + 1] = np.stack([q, k], 1)
         return Q
@@ -615,19 +744,20 @@ class LSTMNTK(_GatedDeclaration):
             a1 = self._pre(QA[:, c, 0], np.einsum("pk,pk->p", XA[:, c], XA[:, c]), m)
             a2 = self._pre(QB[:, c, 0], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
             a3 = self._pre(qc, np.einsum("pk,pk->p", XA[:, c], XB[:, c]), m)
-            rho, drho = ev(0, c, a1, a2, a3)
+            rho, drho = ev(0, c, a1, a2, a3)  # i and o
+            rho_f, drho_f = ev(2, c, a1, a2, a3)  # f, with the forget bias mean
             nu, dnu = ev(1, c, a1, a2, a3)
             k_prev = kc
-            kc = np.where(act, rho * (kc + nu), kc)
+            kc = np.where(act, rho_f * kc + rho * nu, kc)
             qc = np.where(act, rho * kc, qc)
-            steps.append((act, a3, rho, drho, nu, dnu, k_prev, kc))
+            steps.append((act, a3, rho, drho, rho_f, drho_f, nu, dnu, k_prev, kc))
         nngp = sv2 * qc
-        ntk, Ph, Pc, rho_next = nngp.copy(), np.full(P, sv2), np.zeros(P), np.zeros(P)
-        for act, a3, rho, drho, nu, dnu, k_prev, k_now in reversed(steps):
-            Pc = Ph * rho + rho_next * Pc
-            S = Ph * drho * k_now + Pc * drho * k_prev + Pc * drho * nu + Pc * rho * dnu
+        ntk, Ph, Pc, f_next = nngp.copy(), np.full(P, sv2), np.zeros(P), np.zeros(P)
+        for act, a3, rho, drho, rho_f, drho_f, nu, dnu, k_prev, k_now in reversed(steps):
+            Pc = Ph * rho + f_next * Pc
+            S = Ph * drho * k_now + Pc * drho_f * k_prev + Pc * drho * nu + Pc * rho * dnu  # o, f, i, c~
             ntk += np.where(act, a3 * S, 0.0)
-            Ph, rho_next = sw2 * S, rho
+            Ph, f_next = sw2 * S, rho_f
         return ntk, nngp
 
 
@@ -676,7 +806,7 @@ def lstm_paths(x, y, qx, qy, p, same=False):
     for j in range(tau):  # the longer sequence's first steps, alone (its own h and c)
         a = p._pre(qy[j, 0], y[j] @ y[j], m)
         Z = math.sqrt(a) * _normals(p.seed, M, Tp - 1 - j)[..., 1]
-        cy = _expit(Z[1]) * cy + _expit(Z[0]) * np.tanh(Z[2])
+        cy = _expit(Z[1] + p.forget_bias) * cy + _expit(Z[0]) * np.tanh(Z[2])
     qc = p.sigma_h**2 if same else 0.0
     series, steps = [qc], []
     for s in range(T):
@@ -690,7 +820,8 @@ def lstm_paths(x, y, qx, qy, p, same=False):
         else:
             u, v = _mix(a1, a2, a3, Z)
             rho, drho = sig.scalar(a1, a2, a3)
-        fx, fy, ix, iy = _expit(u[1]), _expit(v[1]), _expit(u[0]), _expit(v[0])
+        mu = p.forget_bias
+        fx, fy, ix, iy = _expit(u[1] + mu), _expit(v[1] + mu), _expit(u[0]), _expit(v[0])
         kx, ky = np.tanh(u[2]), np.tanh(v[2])
         cx_prev, cy_prev = cx, cy
         cx = fx * cx + ix * kx
@@ -705,7 +836,7 @@ def lstm_paths(x, y, qx, qy, p, same=False):
         psi_new = Ph * rho * dact(cx) * dact(cy)
         psi = psi_new if psi is None else psi_new + f_next * psi
         Po = Ph * drho * float(np.mean(act(cx) * act(cy)))
-        Pf = float(np.mean(psi * cx_prev * cy_prev * _dexpit(u[1]) * _dexpit(v[1])))
+        Pf = float(np.mean(psi * cx_prev * cy_prev * _dexpit(u[1] + p.forget_bias) * _dexpit(v[1] + p.forget_bias)))
         Pi = float(np.mean(psi * kx * ky * _dexpit(u[0]) * _dexpit(v[0])))
         Pk = float(np.mean(psi * ix * iy * _dtanh(u[2]) * _dtanh(v[2])))
         S = Po + Pf + Pi + Pk
