@@ -269,9 +269,15 @@ def gated_kernel(src) -> str:
             + [f"{100 * np.mean(et[c][str(w)]):.1f} %" for c in ("gru", "lstm")] for w in d["widths"]]
     head = ["width n"] + [f"{v}, untied" for v in names.values()] + ["GRU, tied", "LSTM, tied"]
     z = d["zscores"]
-    zrows = [[names[c], z[c]["width"], z[c]["n_nets"], z[c]["ntk"]["n_entries"],
+    bias = d.get("bias_cells", {})
+    znames = {**names, **{c: names[v["centred_cell"]] + (f", update-gate bias mean {v['update_bias']:g}"
+                                                         if "update_bias" in v else
+                                                         f", forget-gate bias mean {v['forget_bias']:g}")
+                          for c, v in bias.items()}}
+    zrows = [[znames[c], z[c]["width"], z[c]["n_nets"], z[c]["ntk"]["n_entries"],
               f"{z[c]['ntk']['max_abs']:.2f}", f"{z[c]['ntk']['rms']:.2f}", f"{z[c]['ntk']['mean']:+.2f}",
-              f"{z[c]['nngp']['max_abs']:.2f}", f"{z[c]['nngp']['rms']:.2f}"] for c in names]
+              f"{z[c]['nngp']['max_abs']:.2f}", f"{z[c]['nngp']['rms']:.2f}",
+              f"{z[c]['max_abs_z_ntk_vs_centred_kernel']:.1f}" if c in bias else "—"] for c in znames]
     return (md_table(head, rows) + "\n\n"
             f"Mean relative Frobenius error ||Θ̂ − Θ||_F / ||Θ||_F of one network's empirical NTK against the "
             f"untied kernel, over {d['n_nets']} networks per width. Log-log slopes (untied): GRU "
@@ -286,9 +292,10 @@ def gated_kernel(src) -> str:
             f"(tied) against {100 * d['untied_mean_gap_nngp_gru']:.1f} % and "
             f"{100 * d['untied_mean_gap_nngp_lstm']:.1f} % (untied).\n\n"
             + md_table(["kernel", "width", "networks", "entries", "max abs z, NTK", "rms z, NTK", "mean z, NTK",
-                        "max abs z, NNGP", "rms z, NNGP"], zrows) + "\n\n"
+                        "max abs z, NNGP", "rms z, NNGP", "max abs z, NTK vs the centred kernel"], zrows) + "\n\n"
             "z = (mean over networks − analytic) / standard error, per entry of the upper triangle (entries share "
-            "networks, so they are correlated). The tanh LSTM's kernel is itself a path Monte Carlo with "
+            "networks, so they are correlated). The last column scores the networks with a gate bias mean against "
+            "the kernel without it (the check's power). The tanh LSTM's kernel is itself a path Monte Carlo with "
             f"{d['lstm_n_paths']} paths; two seeds differ by {100 * d['lstm_path_mc_rel_error_two_seeds']:.2f} % "
             "(relative Frobenius).")
 
@@ -310,10 +317,12 @@ def gated_sensitivity(src) -> str:
     d = src.json("figures/gated_sensitivity.json")
     names = {"rntk_relu": "RNTK, ReLU, S_ReLU = (√2, 1, 0, 0)"}
     for k in d["reach"]:
-        if k.startswith("gru_sw"):
-            names[k] = f"GRU, σw = {k[6:]}"
-        elif k.startswith("lstm_identity_sw"):
-            names[k] = f"LSTM h = o·c, σw = {k[16:]}"
+        cell, _, rest = k.partition("_sw")
+        sw, _, mu = rest.partition("_mu")
+        label = {"gru": "GRU", "lstm_identity": "LSTM h = o·c"}.get(cell)
+        if label:
+            gate = "update" if cell == "gru" else "forget"
+            names[k] = f"{label}, σw = {sw}" + (f", {gate}-gate bias mean {mu}" if mu else "")
     T = d["T"]
     fmt = lambda v: f"{v:.3g}" if v > 0 else "0 (below FD resolution)"  # noqa: E731
     rows = [[names[k], fmt(v), fmt(d["curves"][k][T // 2])] for k, v in d["reach"].items()]

@@ -39,6 +39,15 @@ CELLS = {  # JSON key -> (class name, extra arguments)
     "lstm": ("LSTMNTK", {"sigma_c": 0.4, "cell_activation": "tanh"}),
     "lstm_identity": ("LSTMNTK", {"sigma_c": 0.4, "cell_activation": "identity"}),
 }
+# a gate bias with a mean (the GRU's update gate, the LSTM's forget gate): z-scores only, each
+# network also scored against the centred kernel of its cell (the check's power)
+BIAS_CELLS = {
+    "gru_update_bias": ("GRUNTK", {"update_bias": 2.0}, "gru"),
+    "lstm_forget_bias": ("LSTMNTK", {"sigma_c": 0.4, "cell_activation": "tanh", "forget_bias": 1.5}, "lstm"),
+    "lstm_identity_forget_bias": ("LSTMNTK", {"sigma_c": 0.4, "cell_activation": "identity", "forget_bias": 1.5},
+                                  "lstm_identity"),
+}
+ALL_CELLS = {**CELLS, **{c: v[:2] for c, v in BIAS_CELLS.items()}}
 WIDTHS_FULL, WIDTHS_QUICK = (64, 128, 256, 512, 1024, 2048), (32, 64, 128)
 NETS_FULL, NETS_QUICK = 8, 3  # networks per width in the sweeps
 Z_WIDTH_FULL, Z_WIDTH_QUICK = 512, 64
@@ -56,7 +65,7 @@ def _data():
 def _kernel(cell, n_paths, seed=0):
     import rntk
 
-    name, extra = CELLS[cell]
+    name, extra = ALL_CELLS[cell]
     extra = {**extra, "n_paths": n_paths, "seed": seed} if name == "LSTMNTK" else extra
     return getattr(rntk, name)(**HYP, **extra)
 
@@ -81,21 +90,26 @@ def _sweep(cell, tied, width, n_nets, n_paths, theta):
     return {"errors": errs, "mean_ntk": mc.ntk.tolist(), "mean_nngp": mc.nngp.tolist(), "n_nets": n_nets}
 
 
-def _zscores(cell, width, n_nets, n_paths, analytic):
+def _zscores(cell, width, n_nets, n_paths, analytic, wrong=None):
+    """z-scores of the networks' mean kernels against ``analytic``; with ``wrong`` (another
+    kernel's analytic values), also the largest |z| of the NTK against it."""
     import torch
 
     from rntk.empirical import gated_monte_carlo
 
     torch.set_num_threads(1)
     mc = gated_monte_carlo(_kernel(cell, n_paths), _data(), width=width, n_nets=n_nets,
-                           seed=SEED + list(CELLS).index(cell))
+                           seed=SEED + list(ALL_CELLS).index(cell))
     K, G = np.array(analytic["ntk"]), np.array(analytic["nngp"])
     z = (mc.ntk - K) / mc.ntk_sem
     zg = (mc.nngp - G) / mc.nngp_sem
     iu = np.triu_indices(len(K))
     row = lambda a: {"max_abs": float(np.abs(a[iu]).max()), "mean": float(a[iu].mean()),  # noqa: E731
                      "rms": float(np.sqrt((a[iu] ** 2).mean())), "n_entries": int(len(iu[0]))}
-    return {"width": width, "n_nets": n_nets, "ntk": row(z), "nngp": row(zg), "z_ntk": z.tolist()}
+    out = {"width": width, "n_nets": n_nets, "ntk": row(z), "nngp": row(zg), "z_ntk": z.tolist()}
+    if wrong is not None:
+        out["max_abs_z_ntk_vs_centred_kernel"] = float(np.abs(((mc.ntk - np.array(wrong["ntk"])) / mc.ntk_sem)[iu]).max())
+    return out
 
 
 def _quadrature(quick):
@@ -173,6 +187,10 @@ def main(argv=None):
     path_mc_error = rel_frobenius(np.array(seed1["ntk"]), np.array(analytic["lstm"]["ntk"]))
     quad = unit("quadrature_v2" + ("_quick" if q else ""), lambda: _quadrature(q))
     zs = {c: unit(f"zv_{c}_{zw}_{zn}_{tag}", lambda c=c: _zscores(c, zw, zn, paths, analytic[c])) for c in CELLS}
+    for c, (_, extra, centred) in BIAS_CELLS.items():
+        analytic[c] = unit(f"analytic_{c}_{tag}", lambda c=c: _analytic(c, paths))
+        zs[c] = unit(f"zv_{c}_{zw}_{zn}_{tag}", lambda c=c, centred=centred: _zscores(
+            c, zw, zn, paths, analytic[c], wrong=analytic[centred]))
     sweeps = {}
     for tied in (False, True):
         for c in (("gru", "lstm", "lstm_identity") if not tied else ("gru", "lstm")):
@@ -236,7 +254,8 @@ def main(argv=None):
         **{f"tied_gap_nngp_{c}": tied_gap_nngp[c] for c in ("gru", "lstm")},
         **{f"untied_mean_gap_nngp_{c}": untied_gap_nngp[c] for c in ("gru", "lstm")},
         "gap_width": wmax,
-        "zscores": {c: {k: v for k, v in zs[c].items() if k != "z_ntk"} for c in CELLS},
+        "zscores": {c: {k: v for k, v in zs[c].items() if k != "z_ntk"} for c in ALL_CELLS},
+        "bias_cells": {c: {"class": v[0], **v[1], "centred_cell": v[2]} for c, v in BIAS_CELLS.items()},
         "lstm_n_paths": paths,
         "lstm_path_mc_rel_error_two_seeds": path_mc_error,
         "quadrature": quad,
@@ -244,7 +263,7 @@ def main(argv=None):
     })
     print("gated_kernel: " + ", ".join(f"slope_{c} = {slopes[c]:.3f}" for c in CELLS)
           + ", " + ", ".join(f"tied_gap_{c} = {tied_gap[c]:.3f}" for c in tied_gap)
-          + ", " + ", ".join(f"max|z| {c} = {zs[c]['ntk']['max_abs']:.2f}" for c in CELLS))
+          + ", " + ", ".join(f"max|z| {c} = {zs[c]['ntk']['max_abs']:.2f}" for c in ALL_CELLS))
     return 0
 
 

@@ -11,7 +11,8 @@ the last step's).
 
 Kernels: the RNTK at the paper's S_ReLU = (sqrt 2, 1, 0, 0) for reference;
 GRUNTK and LSTMNTK with h = o·c (closed recursion) at sigma_u = 1, sigma_b =
-0, sigma_h = 0 and sigma_w in ``SIGMA_W``. (The tanh LSTM's path Monte Carlo
+0, sigma_h = 0 and sigma_w in ``SIGMA_W``; and at sigma_w = 1 with the bias mean
+of the gate that keeps the state (``update_bias`` / ``forget_bias``) in ``BIAS_MEANS``. (The tanh LSTM's path Monte Carlo
 would need ~2T x 0.3 s a pair.) Resumable: one cached unit per kernel.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ T_FULL, T_QUICK = 50, 8
 PAIRS_FULL, PAIRS_QUICK = 24, 3
 FD_STEP = 1e-5  # central differences: truncation ~h^2, rounding ~1e-16 / h
 SIGMA_W = (1.0, 2.0, 4.0)
+BIAS_MEANS = (2.0, 4.0)  # of the gate that keeps the state (GRU update gate, LSTM forget gate), at sigma_w = 1
 
 
 def _kernels():
@@ -35,6 +37,10 @@ def _kernels():
     for sw in SIGMA_W:
         out[f"gru_sw{sw:g}"] = GRUNTK(sigma_w=sw, sigma_u=1.0)
         out[f"lstm_identity_sw{sw:g}"] = LSTMNTK(sigma_w=sw, sigma_u=1.0, cell_activation="identity")
+    for mu in BIAS_MEANS:
+        out[f"gru_sw1_mu{mu:g}"] = GRUNTK(sigma_w=1.0, sigma_u=1.0, update_bias=mu)
+        out[f"lstm_identity_sw1_mu{mu:g}"] = LSTMNTK(sigma_w=1.0, sigma_u=1.0, cell_activation="identity",
+                                                     forget_bias=mu)
     return out
 
 
@@ -89,6 +95,11 @@ def main(argv=None):
     for i, sw in enumerate(SIGMA_W):
         axes[0].plot(t, curves[f"gru_sw{sw:g}"], color=f"C{i}", label=f"GRU, σw = {sw:g}")
         axes[1].plot(t, curves[f"lstm_identity_sw{sw:g}"], color=f"C{i}", label=f"LSTM h = o·c, σw = {sw:g}")
+    for i, mu in enumerate(BIAS_MEANS):
+        c = f"C{len(SIGMA_W) + i}"
+        axes[0].plot(t, curves[f"gru_sw1_mu{mu:g}"], "--", color=c, label=f"GRU, σw = 1, update bias {mu:g}")
+        axes[1].plot(t, curves[f"lstm_identity_sw1_mu{mu:g}"], "--", color=c,
+                     label=f"LSTM h = o·c, σw = 1, forget bias {mu:g}")
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("time step t")
