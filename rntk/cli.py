@@ -189,6 +189,8 @@ def cmd_rent_compare(args) -> int:
         cmd += ["--quick"] if args.tier == "quick" else ["--tier", args.tier]
     if args.tasks:
         cmd += ["--tasks", *args.tasks]
+    if args.seeds is not None:
+        cmd += ["--seeds", str(args.seeds)]
     cmd += ["--jobs", str(args.jobs)]
     return subprocess.call(cmd, cwd=verify.parent)
 
@@ -282,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="rent_runs", help="output folder (history.json, checkpoint.pt)")
     t.set_defaults(func=cmd_rent_train)
     c = rsub.add_parser("compare", help="run verify/rent_benchmark.py (all methods, time-to-target)")
-    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "plateau", "full"])
+    c.add_argument("--tier", default="quick", choices=["quick", "smoke", "seeds", "plateau", "full", "recipe"],
+                   help="recipe: every method at the Full recipe chosen on validation (verify/rent_recipe.py)")
+    c.add_argument("--seeds", type=_positive_int, default=None, help="override the tier's number of seeds")
     c.add_argument("--tasks", nargs="+", choices=sorted(TASK_NAMES))
     c.add_argument("--jobs", type=_positive_int, default=1, help="runs trained at once")
     c.add_argument("--r7", action="store_true", help="experiment R-7 (init-ratio sweep) instead of R-6")

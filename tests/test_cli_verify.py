@@ -79,6 +79,15 @@ def test_rent_subcommands_have_help(sub, capsys):
     assert "usage: rntk rent " + sub in capsys.readouterr().out
 
 
+def test_rent_compare_passes_the_recipe_tier_on(monkeypatch):
+    seen = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, cwd=None: seen.append(cmd) or 0)
+    assert main(["rent", "compare", "--tier", "recipe", "--tasks", "crop", "--seeds", "5", "--root", str(ROOT)]) == 0
+    cmd = seen[0]
+    assert cmd[1].endswith("rent_benchmark.py")
+    assert cmd[2:] == ["--tier", "recipe", "--tasks", "crop", "--seeds", "5", "--jobs", "1"]
+
+
 def test_rent_train_command_writes_a_resumable_run(tmp_path, capsys):
     args = ["rent", "train", "--dataset", "regime-tagging", "--epochs", "1", "--max-train", "16",
             "--hidden", "4", "--layers", "1", "--out", str(tmp_path)]
