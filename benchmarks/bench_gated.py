@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
-import tempfile
 import time
 from functools import partial
 
 import numpy as np
+from _bench import interleaved, write_json_atomic
 
 from rntk import GRUNTK, LSTMNTK
 
@@ -44,19 +43,6 @@ KERNELS = {
 }
 
 
-def _interleaved(calls):
-    """Best of REPEAT rounds, each calling every function once, after one warm-up call each."""
-    for fn in calls.values():
-        fn()
-    times = {name: [] for name in calls}
-    for _ in range(REPEAT):
-        for name, fn in calls.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (min(t), t) for name, t in times.items()}
-
-
 def run(cfg):
     rows = []
     rng = np.random.default_rng(0)
@@ -64,7 +50,7 @@ def run(cfg):
     X = rng.standard_normal((N, T))
     for kname, k in KERNELS.items():
         for n, backends in ((N, ("cpu-fused", "cpu-series")), (Nq, ("cpu-series", "cpu-vectorized"))):
-            timed = _interleaved({b: partial(k.gram, X[:n], backend=b) for b in backends})
+            timed = interleaved({b: partial(k.gram, X[:n], backend=b) for b in backends}, REPEAT)
             base = timed["cpu-series"][0]
             cells = n * (n - 1) / 2 * T
             for b, (best, times) in timed.items():
@@ -97,15 +83,7 @@ def main(argv=None) -> int:
         "timing_rule": f"best of {REPEAT} calls after one warm-up, backends interleaved in the same process",
         "rows": rows, "total_wall_s": time.perf_counter() - t0,
     }
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_json_atomic(out, result)
     print(f"wrote {out}")
     return 0
 

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
-import tempfile
 import time
 from functools import partial
 
 import numpy as np
+from _bench import interleaved, write_json_atomic
 
 from rntk import RNTK
 
@@ -58,19 +57,6 @@ GROUPS = [
 ]
 
 
-def _interleaved(calls):
-    """Best of REPEAT rounds, each calling every function once, after one warm-up call each."""
-    for fn in calls.values():
-        fn()
-    times = {name: [] for name in calls}
-    for _ in range(REPEAT):
-        for name, fn in calls.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: (min(t), t) for name, t in times.items()}
-
-
 def run(cfg):
     rows = []
     for backend, size_key, L, variants in GROUPS:
@@ -81,7 +67,7 @@ def run(cfg):
             kw = dict(kw)
             be = kw.pop("backend", backend)
             calls[name] = partial(RNTK(n_layers=L, sigma_b=0.1, **kw).gram, X, backend=be)
-        timed = _interleaved(calls)
+        timed = interleaved(calls, REPEAT)
         plain_s = timed["plain"][0]
         for name, (best, times) in timed.items():
             row = {"backend": "cpu-vectorized" if "(cpu-vectorized)" in name else backend, "variant": name, "N": N, "T": T, "L": L, "time_s": best,
@@ -109,15 +95,7 @@ def main(argv=None) -> int:
                        "in the same process", "rows": rows,
         "total_wall_s": time.perf_counter() - t0,
     }
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_json_atomic(out, result)
     print(f"wrote {out}")
     return 0
 

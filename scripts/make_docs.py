@@ -112,6 +112,7 @@ def num_key(d: dict) -> list:
 BENCH_GRAM = "benchmarks/results/bench_gram.json"
 BENCH_EMPIRICAL = "benchmarks/results/bench_empirical.json"
 BENCH_VARIANTS = "benchmarks/results/bench_variants.json"
+BENCH_GATED = "benchmarks/results/bench_gated.json"
 
 
 def _bench_row(src, N, T, L, lengths="equal"):
@@ -215,6 +216,18 @@ def variants_speed(src) -> str:
              f"{r['ratio_to_plain']:.2f}x"] for r in e["rows"]]
     return (f"{e['timing_rule']}; {e['machine']['cores']} cores, {e['date_utc'][:10]}.\n\n"
             + md_table(["backend", "variant", "size", "time (s)", "variant / plain"], rows))
+
+
+def gated_speed(src) -> str:
+    e = src.json(BENCH_GATED)
+    rows = [[r["kernel"], r["backend"], f"N = {r['N']}, T = {r['T']}", f"{r['time_s']:.3g}",
+             f"{r['us_per_pair_step']:.2f}", f"{r['ratio_to_cpu_series']:.2f}x"] for r in e["rows"]]
+    load = e["machine"].get("loadavg_at_end")
+    return (f"`python3 benchmarks/bench_gated.py`: {e['timing_rule']}; {e['machine']['cores']} cores, "
+            f"{e['machine']['numba_threads']} numba threads, {e['date_utc'][:10]}"
+            + (f", load average {load[0]:.1f} at the end (other jobs ran: ratios, not absolute times, are "
+               "the result)" if load else "") + ". Training Gram of N standard-normal sequences (m = 1).\n\n"
+            + md_table(["kernel", "backend", "size", "time (s)", "µs per (pair x step)", "time / cpu-series"], rows))
 
 
 # -- empirical.md ------------------------------------------------------------------------
@@ -1629,7 +1642,8 @@ BLOCKS = {f.__name__: f for f in (
     learned_summary, learned_ucr_table, learned_regression, bo_summary,
     backends_speed_glance, backends_dtype_accuracy,
     speed_machine, speed_table, speed_notes, empirical_ntk_speed, variants_speed,
-    fig2_left, fig2_right, variant_width, gated_quadrature, gated_kernel, gated_ucr, gated_sensitivity, authors_parity, thm2_drift,
+    fig2_left, fig2_right, variant_width, gated_quadrature, gated_kernel, gated_ucr, gated_sensitivity, gated_speed,
+    authors_parity, thm2_drift,
     dynamics_table,
     rnn_baselines, ucr_run_facts, ucr_summary, ucr_gaps, ucr_per_dataset, fig4_tables, fig4_findings,
     ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_extended, ucr_archive_summary,

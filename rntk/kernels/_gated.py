@@ -388,44 +388,9 @@ class _GatedDeclaration:
         return pairwise(len(xs), len(ys), sym, lambda i, j: (
             tx[i][:2] if sym and i == j else self._pair_reference(xs[i], ys[j])))
 
-    def _gram_vectorized(self, bx, by, tx, ty, series=True):
-        sym = by is None
-        by_ = bx if sym else by
-        nx, ny = len(bx), len(by_)
-        W = int(max(bx.lengths.max(), by_.lengths.max()))
-        XR, YR = bx.right_aligned(W), by_.right_aligned(W)
-        sx, sy = W - bx.lengths, W - by_.lengths
-        Qx = np.stack([self._padded_series(t[2], W) for t in tx])
-        Qy = Qx if sym else np.stack([self._padded_series(t[2], W) for t in ty])
-        if sym:
-            ip, jp = np.triu_indices(nx, 1)
-        else:
-            ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
-        ntk = np.zeros((nx, ny))
-        nngp = np.zeros((nx, ny))
-        if len(ip):
-            if series:
-                CX = self._series_table(XR, Qx)
-                ev = _Series(CX, CX if sym else self._series_table(YR, Qy), ip, jp)
-            else:
-                ev = _Quadrature(self._gate_duals())
-            ax, ay = self._aux(XR, Qx), (None if sym else self._aux(YR, Qy))
-            ay = ax if sym else ay
-            t, g = self._pairs(XR[ip], sx[ip], Qx[ip], YR[jp], sy[jp], Qy[jp], ev,
-                               aux=None if ax is None else (ax[ip], ay[jp]))
-            ntk[ip, jp], nngp[ip, jp] = t, g
-            if sym:
-                ntk[jp, ip], nngp[jp, ip] = t, g
-        if sym:
-            idx = np.arange(nx)
-            ntk[idx, idx] = [t[0] for t in tx]
-            nngp[idx, idx] = [t[1] for t in tx]
-        return ntk, nngp
-
-    def _gram_fused(self, bx, by, tx, ty):
-        """The closed kernels' pairs by the compiled loops of :mod:`._gated_fused`."""
-        from ._gated_fused import gru_pairs, lstm_identity_pairs
-
+    def _tile(self, bx, by, tx, ty):
+        """A tile's right-aligned inputs, first columns, self series and pairs (all of them, or the
+        upper triangle of a training tile)."""
         sym = by is None
         by_ = bx if sym else by
         nx, ny = len(bx), len(by_)
@@ -438,29 +403,52 @@ class _GatedDeclaration:
             ip, jp = np.triu_indices(nx, 1)
         else:
             ip, jp = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"))
-        ip, jp = ip.astype(np.int64), jp.astype(np.int64)
-        ntk = np.zeros((nx, ny))
-        nngp = np.zeros((nx, ny))
+        return sym, XR, YR, sx, sy, Qx, Qy, ip.astype(np.int64), jp.astype(np.int64)
+
+    @staticmethod
+    def _assemble(sym, shape, ip, jp, t, g, tx):
+        """The tile's Gram from its pairs' values (mirrored when ``sym``) and its diagonal's."""
+        ntk = np.zeros(shape)
+        nngp = np.zeros(shape)
+        ntk[ip, jp], nngp[ip, jp] = t, g
+        if sym:
+            ntk[jp, ip], nngp[jp, ip] = t, g
+            idx = np.arange(shape[0])
+            ntk[idx, idx] = [v[0] for v in tx]
+            nngp[idx, idx] = [v[1] for v in tx]
+        return ntk, nngp
+
+    def _gram_vectorized(self, bx, by, tx, ty, series=True):
+        sym, XR, YR, sx, sy, Qx, Qy, ip, jp = self._tile(bx, by, tx, ty)
+        t = g = np.zeros(0)
+        if len(ip):
+            if series:
+                CX = self._series_table(XR, Qx)
+                ev = _Series(CX, CX if sym else self._series_table(YR, Qy), ip, jp)
+            else:
+                ev = _Quadrature(self._gate_duals())
+            ax, ay = self._aux(XR, Qx), (None if sym else self._aux(YR, Qy))
+            ay = ax if sym else ay
+            t, g = self._pairs(XR[ip], sx[ip], Qx[ip], YR[jp], sy[jp], Qy[jp], ev,
+                               aux=None if ax is None else (ax[ip], ay[jp]))
+        return self._assemble(sym, (len(XR), len(YR)), ip, jp, t, g, tx)
+
+    def _gram_fused(self, bx, by, tx, ty):
+        """The closed kernels' pairs by the compiled loop of :mod:`._gated_fused`."""
+        from ._gated_fused import gated_pairs
+
+        sym, XR, YR, sx, sy, Qx, Qy, ip, jp = self._tile(bx, by, tx, ty)
+        t, g = np.empty(len(ip)), np.empty(len(ip))
         if len(ip):
             CX = self._series_table(XR, Qx)
             CY = CX if sym else self._series_table(YR, Qy)
-            t, g = np.empty(len(ip)), np.empty(len(ip))
             sw2, su2m, sb2, sv2 = self.sigma_w**2, self.sigma_u**2 / XR.shape[2], self.sigma_b**2, self.sigma_v**2
             qx, qy = np.ascontiguousarray(Qx[..., 0]), np.ascontiguousarray(Qy[..., 0])
-            if isinstance(self, GRUNTK):
-                rx = self._aux(XR, Qx)
-                ry = rx if sym else self._aux(YR, Qy)
-                gru_pairs(XR, sx, qx, CX, rx, YR, sy, qy, CY, ry, ip, jp, sw2, su2m, sb2, sv2, t, g)
-            else:
-                lstm_identity_pairs(XR, sx, qx, CX, YR, sy, qy, CY, ip, jp, sw2, su2m, sb2, sv2, t, g)
-            ntk[ip, jp], nngp[ip, jp] = t, g
-            if sym:
-                ntk[jp, ip], nngp[jp, ip] = t, g
-        if sym:
-            idx = np.arange(nx)
-            ntk[idx, idx] = [t[0] for t in tx]
-            nngp[idx, idx] = [t[1] for t in tx]
-        return ntk, nngp
+            gru = isinstance(self, GRUNTK)
+            rx = self._aux(XR, Qx) if gru else np.zeros((len(XR), XR.shape[1], 2))
+            ry = rx if sym or not gru else self._aux(YR, Qy)
+            gated_pairs(gru, XR, sx, qx, CX, rx, YR, sy, qy, CY, ry, ip, jp, sw2, su2m, sb2, sv2, t, g)
+        return self._assemble(sym, (len(XR), len(YR)), ip, jp, t, g, tx)
 
     def _padded_series(self, series, W):
         """Self moments before each of W right-aligned columns, and after the last: shape (W + 1, k)."""
@@ -797,7 +785,7 @@ def lstm_paths(x, y, qx, qy, p, same=False):
     """
     sig, _ = p.duals()
     act, dact = (np.tanh, _dtanh) if p.cell_activation == "tanh" else (lambda c: c, lambda c: np.ones_like(c))
-    sw2, sv2 = p.sigma_w**2, p.sigma_v**2
+    sw2, sv2, mu = p.sigma_w**2, p.sigma_v**2, p.forget_bias
     M, T, Tp, m = p.n_paths, len(x), len(y), x.shape[1]
     tau = Tp - T
     z0 = _normals(p.seed, M, -1)[0]
@@ -806,7 +794,7 @@ def lstm_paths(x, y, qx, qy, p, same=False):
     for j in range(tau):  # the longer sequence's first steps, alone (its own h and c)
         a = p._pre(qy[j, 0], y[j] @ y[j], m)
         Z = math.sqrt(a) * _normals(p.seed, M, Tp - 1 - j)[..., 1]
-        cy = _expit(Z[1] + p.forget_bias) * cy + _expit(Z[0]) * np.tanh(Z[2])
+        cy = _expit(Z[1] + mu) * cy + _expit(Z[0]) * np.tanh(Z[2])
     qc = p.sigma_h**2 if same else 0.0
     series, steps = [qc], []
     for s in range(T):
@@ -820,7 +808,6 @@ def lstm_paths(x, y, qx, qy, p, same=False):
         else:
             u, v = _mix(a1, a2, a3, Z)
             rho, drho = sig.scalar(a1, a2, a3)
-        mu = p.forget_bias
         fx, fy, ix, iy = _expit(u[1] + mu), _expit(v[1] + mu), _expit(u[0]), _expit(v[0])
         kx, ky = np.tanh(u[2]), np.tanh(v[2])
         cx_prev, cy_prev = cx, cy
@@ -836,7 +823,7 @@ def lstm_paths(x, y, qx, qy, p, same=False):
         psi_new = Ph * rho * dact(cx) * dact(cy)
         psi = psi_new if psi is None else psi_new + f_next * psi
         Po = Ph * drho * float(np.mean(act(cx) * act(cy)))
-        Pf = float(np.mean(psi * cx_prev * cy_prev * _dexpit(u[1] + p.forget_bias) * _dexpit(v[1] + p.forget_bias)))
+        Pf = float(np.mean(psi * cx_prev * cy_prev * _dexpit(u[1] + mu) * _dexpit(v[1] + mu)))
         Pi = float(np.mean(psi * kx * ky * _dexpit(u[0]) * _dexpit(v[0])))
         Pk = float(np.mean(psi * ix * iy * _dtanh(u[2]) * _dtanh(v[2])))
         S = Po + Pf + Pi + Pk

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["gru_pairs", "lstm_identity_pairs"]
+__all__ = ["gated_pairs"]
 
 
 @njit(cache=True, error_model="numpy")
@@ -131,13 +131,14 @@ def _lstm_pair(XA, i, sA, QA, CA, xxA, XB, j, sB, QB, CB, xxB, sw2, su2m, sb2, s
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def gru_pairs(XA, sA, QA, CA, RA, XB, sB, QB, CB, RB, ip, jp, sw2, su2m, sb2, sv2, ntk, nngp):
-    """GRU kernel of the pairs (XA[ip[p]], XB[jp[p]]) into ntk[p], nngp[p].
+def gated_pairs(gru, XA, sA, QA, CA, RA, XB, sB, QB, CB, RB, ip, jp, sw2, su2m, sb2, sv2, ntk, nngp):
+    """GRU (``gru``) or LSTM (h = o * c) kernel of the pairs (XA[ip[p]], XB[jp[p]]) into ntk[p], nngp[p].
 
     X*: (N, W, m) right-aligned sequences; s*: (N,) first columns; Q*: (N, W + 1)
     self E[h^2] before each column; C*: (N, W, 6, K) Mehler tables of
-    (sigmoid, sigmoid', tanh, tanh', and sigmoid, sigmoid' of the update gate with its
-    bias mean); R*: (N, W, 2) self E[r^2] and E[z]; su2m = sigma_u^2 / m.
+    (sigmoid, sigmoid', tanh, tanh', and sigmoid, sigmoid' of the gate with the
+    bias mean); R*: (N, W, 2) self E[r^2] and E[z] (GRU; unused for the LSTM);
+    su2m = sigma_u^2 / m.
     """
     W = XA.shape[1]
     xxA = _squares(XA)
@@ -146,22 +147,12 @@ def gru_pairs(XA, sA, QA, CA, RA, XB, sB, QB, CB, RB, ip, jp, sw2, su2m, sb2, sv
     for w in prange(n_chunks):
         buf = np.empty((W, 10))
         for p in range(w * len(ip) // n_chunks, (w + 1) * len(ip) // n_chunks):
-            ntk[p], nngp[p] = _gru_pair(XA, ip[p], sA, QA, CA, RA, xxA, XB, jp[p], sB, QB, CB, RB, xxB,
-                                        sw2, su2m, sb2, sv2, buf)
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def lstm_identity_pairs(XA, sA, QA, CA, XB, sB, QB, CB, ip, jp, sw2, su2m, sb2, sv2, ntk, nngp):
-    """LSTM (h = o * c) kernel of the pairs; as :func:`gru_pairs`, Q* the self E[h^2], no R*."""
-    W = XA.shape[1]
-    xxA = _squares(XA)
-    xxB = _squares(XB)
-    n_chunks = min(len(ip), 64 * 8)
-    for w in prange(n_chunks):
-        buf = np.empty((W, 10))
-        for p in range(w * len(ip) // n_chunks, (w + 1) * len(ip) // n_chunks):
-            ntk[p], nngp[p] = _lstm_pair(XA, ip[p], sA, QA, CA, xxA, XB, jp[p], sB, QB, CB, xxB,
-                                         sw2, su2m, sb2, sv2, buf)
+            if gru:
+                ntk[p], nngp[p] = _gru_pair(XA, ip[p], sA, QA, CA, RA, xxA, XB, jp[p], sB, QB, CB, RB, xxB,
+                                            sw2, su2m, sb2, sv2, buf)
+            else:
+                ntk[p], nngp[p] = _lstm_pair(XA, ip[p], sA, QA, CA, xxA, XB, jp[p], sB, QB, CB, xxB,
+                                             sw2, su2m, sb2, sv2, buf)
 
 
 @njit(cache=True, error_model="numpy")
