@@ -82,7 +82,11 @@ FAMILIES = ("RNTK", "NTK", "RBF", "POLY")  # the paper's kernel columns
 PERSTEP, EXT = "RNTK_PS", "RNTK_EXT"
 GAK = "GAK"  # optional column (--gak): tslearn's global alignment kernel, "what users would pick instead"
 GAK_SCALES = {"full": [0.25, 0.5, 1, 2, 4], "quick": [0.5, 1, 2]}  # x Cuturi's median heuristic (sigma_gak)
-GAK_CELLS_PER_S = 1e8  # cdist_gak dynamic-programming cells a second on one core (measured here)
+# cdist_gak's dynamic-programming cells a second on one core, by series length: measured on the 17
+# GAK units done, 1.1-1.6x a 1e8 model at T <= 319 but 6.1-6.8x at T >= 448 (its T x T table
+# of float64 leaves the L2 cache between the two)
+GAK_CELLS_PER_S = 1e8
+GAK_CELLS_PER_S_LONG, GAK_LONG_T = 1.5e7, 400
 GRIDS_FULL = {  # the paper's Appendix A.1 grids
     "RNTK": {
         "sigma_w": [1.34, 1.35, 1.36, 1.37, 1.38, 1.39, 1.40, 1.41, 1.42, 2**0.5, 1.43, 1.44, 1.45, 1.46, 1.47],
@@ -217,13 +221,19 @@ def gak_cells(facts: dict, n_sigma: int) -> float:
     return n_sigma * (n * (n + 1) / 2 + n * nt) * T * T
 
 
+def gak_seconds(facts: dict, n_sigma: int) -> float:
+    """Estimated seconds of a GAK unit on one core (``GAK_CELLS_PER_S``, slower for long series)."""
+    rate = GAK_CELLS_PER_S_LONG if facts["length"] > GAK_LONG_T else GAK_CELLS_PER_S
+    return gak_cells(facts, n_sigma) / rate
+
+
 def _unit_cost(facts: dict, fam: str, grids: dict) -> float:
     """A rough relative cost (for scheduling the largest units first)."""
     n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
     if fam in BASELINES:
         return baseline_cost(facts, fam)
     if fam == GAK:
-        return gak_cells(facts, len(grids[GAK]["sigma_scale"])) / GAK_CELLS_PER_S
+        return gak_seconds(facts, len(grids[GAK]["sigma_scale"]))
     n_cfg = int(np.prod([len(v) for v in grids[fam].values()]))
     fits = n_cfg * len(C_GRID) * (CV_FOLDS + 1) * (1e-4 + 2e-8 * n * n * max(1, facts["n_classes"] / 5))
     gram = n_cfg * (n * n / 2 + n * nt) * T * {"RNTK": 2e-9, PERSTEP: 4e-8}.get(fam, 2e-11)
@@ -392,7 +402,7 @@ def main(argv=None):
     gak_skipped = {}
     if args.gak:
         for n in names:
-            minutes = gak_cells(facts[n], len(grids[GAK]["sigma_scale"])) / GAK_CELLS_PER_S / 60
+            minutes = gak_seconds(facts[n], len(grids[GAK]["sigma_scale"])) / 60
             if minutes > args.gak_max_minutes:
                 gak_skipped[n] = f"est. {minutes:.0f} min > {args.gak_max_minutes:g}"
     units = sorted(((n, f) for n in names for f in fams if not (f == GAK and n in gak_skipped)),
