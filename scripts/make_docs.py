@@ -317,12 +317,29 @@ def gated_ucr(src) -> str:
     d = src.json("figures/gated_ucr.json")
     fams = d["families"]
     names = {"RNTK": "RNTK", "GRU": "GRU kernel", "LSTM_ID": "LSTM kernel, h = o·c"}
-    rows = [[n] + [f"{d['results'][n][f]['test_acc']:.1f}" for f in fams] for n in d["datasets"]]
+    paper = set(d.get("paper_datasets", []))
+    rows = [[n + ("" if n in paper else " (shipped)")] + [f"{d['results'][n][f]['test_acc']:.1f}" for f in fams]
+            for n in d["datasets"]]
     best = [[n, f, ", ".join(f"{k} = {v:g}" for k, v in d["results"][n][f]["best"].items()),
-             f"{d['results'][n][f]['gram_seconds']:.0f}"] for n in d["datasets"] for f in fams]
+             f"{d['results'][n][f]['gram_seconds']:.0f}"] for n in d["datasets"] for f in fams if f != "RNTK"]
+    s = d.get("summary_paper_datasets")
+    summary = ""
+    if s:
+        order = sorted(s["average_rank"], key=s["average_rank"].get)
+        summary = (f"Over the {s['n_datasets']} paper sets: mean accuracy "
+                   + ", ".join(f"{names[f]} {s['mean_accuracy'][f]:.1f}" for f in order) + "; average rank "
+                   + ", ".join(f"{names[f]} {s['average_rank'][f]:.2f}" for f in order)
+                   + (f" (Friedman p = {s['friedman_p']:.2g}, Nemenyi CD {s['nemenyi_cd_0.05']:.2f})"
+                      if "friedman_p" in s else "") + "; against the RNTK (wins / ties / losses): "
+                   + ", ".join(f"{names[f]} {v['wins']} / {v['ties']} / {v['losses']}"
+                               for f, v in s["against_rntk"].items()) + ".\n\n")
+    secs = d.get("seconds")
     return (md_table(["dataset"] + [names[f] for f in fams], rows) + "\n\n"
             f"Test accuracy (%) of the C-SVM selected by {d['cv_folds']}-fold CV. Gated grid: "
-            + ", ".join(f"{k} in {v}" for k, v in d["gated_grid"].items()) + ".\n\n"
+            + ", ".join(f"{k} in {v}" for k, v in d["gated_grid"].items())
+            + " (bias_mean: the GRU's update_bias, the LSTM's forget_bias)."
+            + (" Wall time over all sets: " + ", ".join(f"{names[f]} {v / 60:.0f} min" for f, v in secs.items()) + "."
+               if secs else "") + "\n\n" + summary
             + md_table(["dataset", "kernel", "selected setting", "Gram seconds"], best))
 
 
@@ -1611,7 +1628,8 @@ def ucr_archive_summary(src) -> str:
     for n, rec in d["datasets"].items():
         for c, why in rec["skipped"].items():
             kind = ("failed" if why.startswith("failed") else "missing values inside series (not imputed)"
-                    if "missing values" in why else f"estimated over {d['max_unit_minutes']:g} min on one core")
+                    if "missing values" in why else f"estimated over {d['max_unit_minutes']:g} min on one core"
+                    + (", exactly and by the Nyström route" if "Nystroem" in why else ""))
             skipped.setdefault((c, kind), []).append(n)
     for (c, kind), ns in sorted(skipped.items()):
         items.append(f"{c} skipped on {len(ns)} ({kind}): " + ", ".join(ns) + ".")
@@ -1623,12 +1641,27 @@ def ucr_archive_summary(src) -> str:
                      + "; mean accuracy " + ", ".join(f"{c} {s['mean_accuracy'][c]:.2f}" for c in order)
                      + (f"; Friedman p = {s['friedman_p']:.2g}, Nemenyi CD {s['nemenyi_cd_0.05']:.2f}."
                         if "friedman_p" in s else "."))
+    filled = [n for n, rec in d["datasets"].items() if rec.get("gaps_filled_by")]
+    if filled:
+        items.append(f"Missing values inside series filled by linear interpolation (`rntk.datasets.fill_gaps`) "
+                     f"for every column on {len(filled)} sets: " + ", ".join(filled) + ".")
+    ny = d.get("nystroem_route")
+    if ny and ny["datasets"]:
+        items.append(f"RNTK by the Nyström route (over budget exactly; {ny['k']} {ny['landmarks']} landmarks, "
+                     f"{ny['classifier']} over alpha in {ny['alphas']}, {ny['selection']}): "
+                     + ", ".join(ny["datasets"]) + ". Its column is marked (Nyström) below.")
+    pr = d.get("rntk_vs_minirocket")
+    if pr:
+        m = pr["mean_accuracy"]
+        items.append(f"The RNTK against MiniRocket on the {pr['n_datasets']} sets where both ran: mean accuracy "
+                     f"{m['RNTK']:.2f} vs {m['MINIROCKET']:.2f}; the RNTK wins {pr['rntk_wins']}, ties "
+                     f"{pr['ties']}, loses {pr['rntk_losses']}.")
     cols = d["columns"]
 
     def cell(rec, c):
         if c in rec["columns"]:
             r = rec["columns"][c]
-            return f"{r['test_acc']:.1f} ({r['wall_s']:.0f} s)"
+            return f"{r['test_acc']:.1f} ({r['wall_s']:.0f} s)" + (" (Nyström)" if r.get("route") == "nystroem" else "")
         return "skipped" if c in rec["skipped"] else "pending"
 
     rows = [[n, str(r["n_train"]), str(r["n_test"]), str(r["length"])] + [cell(r, c) for c in cols]
