@@ -344,6 +344,17 @@ def report(d, names, cols, facts, done, skipped, est, spec, wall_s, plot=True):
         summary = rank_summary(acc, cols, full)
         summary["mean_accuracy"] = dict(zip(cols, map(float, acc.mean(axis=0))))
         summary["within_paper_limits"] = sum(results[n]["within_paper_limits"] for n in full)
+    pairs = None  # the RNTK against MiniRocket over every set where both ran (DTW is skipped on the largest)
+    if "RNTK" in cols and "MINIROCKET" in cols:
+        both = [n for n in names if "RNTK" in results[n]["columns"] and "MINIROCKET" in results[n]["columns"]]
+        if both:
+            a = np.array([[results[n]["columns"][c]["test_acc"] for c in ("RNTK", "MINIROCKET")] for n in both])
+            pairs = {"n_datasets": len(both), "mean_accuracy": {"RNTK": float(a[:, 0].mean()),
+                                                                "MINIROCKET": float(a[:, 1].mean())},
+                     "rntk_wins": int((a[:, 0] > a[:, 1]).sum()), "ties": int((a[:, 0] == a[:, 1]).sum()),
+                     "rntk_losses": int((a[:, 0] < a[:, 1]).sum()),
+                     "rntk_nystroem_route": sorted(n for n in both
+                                                   if results[n]["columns"]["RNTK"].get("route") == "nystroem")}
     n_units = len(names) * len(cols)
     pending = n_units - len(done) - len(skipped)
     if plot:
@@ -355,7 +366,7 @@ def report(d, names, cols, facts, done, skipped, est, spec, wall_s, plot=True):
         "n_units": n_units, "n_units_done": len(done), "n_units_skipped": len(skipped),
         "n_units_pending": pending, "pending_estimate_s": float(sum(
             est[(n, c)] for n in names for c in results[n]["pending"])),
-        "summary_complete_sets": summary, "unit_seconds": float(sum(r["wall_s"] for r in done.values())),
+        "summary_complete_sets": summary, "rntk_vs_minirocket": pairs, "unit_seconds": float(sum(r["wall_s"] for r in done.values())),
         "wall_s_this_invocation": wall_s,
     })
 
