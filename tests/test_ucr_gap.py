@@ -151,67 +151,58 @@ def test_extended_column_selects_by_cv_only(table):
     assert (r["tied_test_acc_min"], r["tied_test_acc_max"], r["n_tied"]) == (65.0, 90.0, 5)
 
 
-def test_archive_report_says_partial_until_every_unit_is_done(monkeypatch, tmp_path):
+@pytest.fixture
+def archive(monkeypatch):
+    """verify/ucr_archive.py as a module, and the verify modules it imports unloaded afterwards."""
+    monkeypatch.syspath_prepend(str(ROOT / "verify"))
+    import ucr_archive
+
+    yield ucr_archive
+    for m in ("ucr_archive", "ucr_gap", "_common", "_paper_ucr", "_ucr_extra"):
+        sys.modules.pop(m, None)
+
+
+def test_archive_report_says_partial_until_every_unit_is_done(archive, tmp_path):
     import json
 
-    monkeypatch.syspath_prepend(str(ROOT / "verify"))
-    import ucr_archive
-
-    try:
-        facts = {n: {"n_train": 5, "n_test": 5, "length": 9, "within_paper_limits": True} for n in ("a", "b", "c")}
-        cols = ["RNTK", "MINIROCKET"]
-        done = {(n, c): {"test_acc": acc, "wall_s": 1.0} for (n, acc) in (("a", 80.0), ("b", 70.0))
-                for c in cols}
-        est = {(n, c): 10.0 for n in facts for c in cols}
-        skipped = {("c", "RNTK"): "too big"}
-        spec = {"quick": True, "columns": cols}
-        ucr_archive.report(tmp_path, list(facts), cols, facts, done, skipped, est, spec, 1.0, plot=False)
-        out = json.loads((tmp_path / "ucr_archive.json").read_text())
-        assert out["status"] == "partial" and out["n_units_pending"] == 1 and out["n_units_skipped"] == 1
-        assert out["datasets"]["c"]["pending"] == ["MINIROCKET"] and out["n_datasets_complete"] == 2
-        assert out["pending_estimate_s"] == 10.0
-        done[("c", "MINIROCKET")] = {"test_acc": 50.0, "wall_s": 1.0}
-        ucr_archive.report(tmp_path, list(facts), cols, facts, done, skipped, est, spec, 1.0, plot=False)
-        assert json.loads((tmp_path / "ucr_archive.json").read_text())["status"] == "complete"
-    finally:
-        for m in ("ucr_archive", "ucr_gap", "_common", "_paper_ucr", "_ucr_extra"):
-            sys.modules.pop(m, None)
+    facts = {n: {"n_train": 5, "n_test": 5, "length": 9, "within_paper_limits": True} for n in ("a", "b", "c")}
+    cols = ["RNTK", "MINIROCKET"]
+    done = {(n, c): {"test_acc": acc, "wall_s": 1.0} for (n, acc) in (("a", 80.0), ("b", 70.0))
+            for c in cols}
+    est = {(n, c): 10.0 for n in facts for c in cols}
+    skipped = {("c", "RNTK"): "too big"}
+    spec = {"quick": True, "columns": cols}
+    archive.report(tmp_path, list(facts), cols, facts, done, skipped, est, spec, 1.0, plot=False)
+    out = json.loads((tmp_path / "ucr_archive.json").read_text())
+    assert out["status"] == "partial" and out["n_units_pending"] == 1 and out["n_units_skipped"] == 1
+    assert out["datasets"]["c"]["pending"] == ["MINIROCKET"] and out["n_datasets_complete"] == 2
+    assert out["pending_estimate_s"] == 10.0
+    done[("c", "MINIROCKET")] = {"test_acc": 50.0, "wall_s": 1.0}
+    archive.report(tmp_path, list(facts), cols, facts, done, skipped, est, spec, 1.0, plot=False)
+    assert json.loads((tmp_path / "ucr_archive.json").read_text())["status"] == "complete"
 
 
-def test_archive_routes_an_over_budget_rntk_unit_to_nystroem(monkeypatch):
+def test_archive_routes_an_over_budget_rntk_unit_to_nystroem(archive):
     """Exact where it fits; the Nystroem features where only they fit; neither: over budget (skipped)."""
-    monkeypatch.syspath_prepend(str(ROOT / "verify"))
-    import ucr_archive as ua
-
-    try:
-        small = {"n_train": 100, "n_test": 100, "length": 100}
-        large = {"n_train": 8926, "n_test": 7711, "length": 96}  # ElectricDevices
-        huge = {"n_train": 10**6, "n_test": 10**6, "length": 1000}
-        grid, budget = ua.GRID_FULL, 20 * 60
-        assert ua.rntk_route(small, grid, 10, budget)[0] == "exact"
-        route, est = ua.rntk_route(large, grid, 10, budget)
-        assert route == "nystroem" and est <= budget < ua.rntk_cost(large, grid, 10)
-        route, est = ua.rntk_route(huge, grid, 10, budget)
-        assert route == "exact" and est > budget
-        rec = ua.run_unit_nystroem("SynthCBF", ua.GRID_QUICK, None)  # shipped; 30 series < k: all are landmarks
-        assert rec["route"] == "nystroem" and rec["nystroem_k"] == 30
-        assert 50 < rec["test_acc"] <= 100 and rec["n_settings"] == 4 * len(ua.NYSTROEM_ALPHAS)
-    finally:
-        for m in ("ucr_archive", "ucr_gap", "_common", "_paper_ucr", "_ucr_extra"):
-            sys.modules.pop(m, None)
+    ua = archive
+    small = {"n_train": 100, "n_test": 100, "length": 100}
+    large = {"n_train": 8926, "n_test": 7711, "length": 96}  # ElectricDevices
+    huge = {"n_train": 10**6, "n_test": 10**6, "length": 1000}
+    grid, budget = ua.GRID_FULL, 20 * 60
+    assert ua.rntk_route(small, grid, 10, budget)[0] == "exact"
+    route, est = ua.rntk_route(large, grid, 10, budget)
+    assert route == "nystroem" and est <= budget < ua.rntk_cost(large, grid, 10)
+    route, est = ua.rntk_route(huge, grid, 10, budget)
+    assert route == "exact" and est > budget
+    rec = ua.run_unit_nystroem("SynthCBF", ua.GRID_QUICK, None)  # shipped; 30 series < k: all are landmarks
+    assert rec["route"] == "nystroem" and rec["nystroem_k"] == 30
+    assert 50 < rec["test_acc"] <= 100 and rec["n_settings"] == 4 * len(ua.NYSTROEM_ALPHAS)
 
 
-def test_archive_records_a_unit_that_cannot_run(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "verify"))
-    import ucr_archive
+def test_archive_records_a_unit_that_cannot_run(archive, monkeypatch):
+    def refuse(*args):
+        raise ValueError("sequence 7 of X has NaN inside the sequence")
 
-    try:
-        def refuse(*args):
-            raise ValueError("sequence 7 of X has NaN inside the sequence")
-
-        monkeypatch.setattr(ucr_archive, "run_unit", refuse)
-        rec = ucr_archive.run_unit_or_failure("Set", "RNTK", {}, 3, None, None)
-        assert rec["failed"].startswith("ValueError: sequence 7") and rec["wall_s"] >= 0
-    finally:
-        for m in ("ucr_archive", "ucr_gap", "_common", "_paper_ucr", "_ucr_extra"):
-            sys.modules.pop(m, None)
+    monkeypatch.setattr(archive, "run_unit", refuse)
+    rec = archive.run_unit_or_failure("Set", "RNTK", {}, 3, None, None)
+    assert rec["failed"].startswith("ValueError: sequence 7") and rec["wall_s"] >= 0

@@ -85,14 +85,13 @@ def table_units(d, names, cols, quick) -> dict:
 
 
 def facts_of(name, root) -> dict:
-    from rntk.datasets import list_ucr, load_ucr
+    from rntk.datasets import fill_gaps, list_ucr, load_ucr
 
     X, y = load_ucr(name, "train", root)
     Xt, _ = load_ucr(name, "test", root)
     lens = np.concatenate([np.isfinite(X).sum(1), np.isfinite(Xt).sum(1)])
-    # a NaN before the last finite value is a gap (missing values), not the padding of a shorter series
-    gaps = sum(int(np.isnan(s[: np.flatnonzero(np.isfinite(s))[-1] + 1]).any()) for A in (X, Xt) for s in A
-               if np.isfinite(s).any())
+    # series with missing values inside: those fill_gaps changes (trailing NaN are a shorter series' padding)
+    gaps = sum(int((np.isnan(A) != np.isnan(fill_gaps(A))).any(axis=1).sum()) for A in (X, Xt))
     return {"source": list_ucr(root)[name].source, "n_train": len(X), "n_test": len(Xt),
             "length": int(lens.max()), "min_length": int(lens.min()), "n_classes": len(np.unique(y)),
             "series_with_gaps": gaps, "gaps_filled_by": "linear interpolation (rntk.datasets.fill_gaps)" if gaps else None,

@@ -375,8 +375,8 @@ class _GatedDeclaration:
         W = int(b.lengths.max())
         XR, start = b.right_aligned(W), W - b.lengths
         Q = self._self_series(XR, start)
-        ntk, nngp = self._pairs(XR, start, Q, XR, start, Q, _Diag(self._gate_duals()), same=True,
-                                aux=(lambda a: (a, a))(self._aux(XR, Q)))
+        aux = self._aux(XR, Q)
+        ntk, nngp = self._pairs(XR, start, Q, XR, start, Q, _Diag(self._gate_duals()), same=True, aux=(aux, aux))
         return [(ntk[i], nngp[i], Q[i, start[i]:]) for i in range(len(b))]
 
     _closed = True  # the recursion closes (not the tanh LSTM's path Monte Carlo)
@@ -427,8 +427,8 @@ class _GatedDeclaration:
                 ev = _Series(CX, CX if sym else self._series_table(YR, Qy), ip, jp)
             else:
                 ev = _Quadrature(self._gate_duals())
-            ax, ay = self._aux(XR, Qx), (None if sym else self._aux(YR, Qy))
-            ay = ax if sym else ay
+            ax = self._aux(XR, Qx)
+            ay = ax if sym else self._aux(YR, Qy)
             t, g = self._pairs(XR[ip], sx[ip], Qx[ip], YR[jp], sy[jp], Qy[jp], ev,
                                aux=None if ax is None else (ax[ip], ay[jp]))
         return self._assemble(sym, (len(XR), len(YR)), ip, jp, t, g, tx)
@@ -445,7 +445,7 @@ class _GatedDeclaration:
             sw2, su2m, sb2, sv2 = self.sigma_w**2, self.sigma_u**2 / XR.shape[2], self.sigma_b**2, self.sigma_v**2
             qx, qy = np.ascontiguousarray(Qx[..., 0]), np.ascontiguousarray(Qy[..., 0])
             gru = isinstance(self, GRUNTK)
-            rx = self._aux(XR, Qx) if gru else np.zeros((len(XR), XR.shape[1], 2))
+            rx = self._aux(XR, Qx) if gru else np.zeros((0, 0, 2))  # the LSTM reads no E[r^2], E[z]
             ry = rx if sym or not gru else self._aux(YR, Qy)
             gated_pairs(gru, XR, sx, qx, CX, rx, YR, sy, qy, CY, ry, ip, jp, sw2, su2m, sb2, sv2, t, g)
         return self._assemble(sym, (len(XR), len(YR)), ip, jp, t, g, tx)
@@ -586,15 +586,15 @@ class GRUNTK(_GatedDeclaration):
         steps = []
         for c in range(W):
             act = c >= start
-            a1 = self._pre(QA[:, c], np.einsum("pk,pk->p", XA[:, c], XA[:, c]), m)
-            a2 = self._pre(QB[:, c], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
+            xa = np.einsum("pk,pk->p", XA[:, c], XA[:, c])
+            xb = np.einsum("pk,pk->p", XB[:, c], XB[:, c])
             xy = np.einsum("pk,pk->p", XA[:, c], XB[:, c])
-            a3 = self._pre(qc, xy, m)
+            a1, a2, a3 = self._pre(QA[:, c], xa, m), self._pre(QB[:, c], xb, m), self._pre(qc, xy, m)
             rho_r, drho_r = ev(0, c, a1, a2, a3)
             rho_z, drho_z = ev(2, c, a1, a2, a3)
             zbar = 1.0 - aux[0][:, c, 1] - aux[1][:, c, 1] + rho_z
-            n1 = self._pre(aux[0][:, c, 0] * QA[:, c], np.einsum("pk,pk->p", XA[:, c], XA[:, c]), m)
-            n2 = self._pre(aux[1][:, c, 0] * QB[:, c], np.einsum("pk,pk->p", XB[:, c], XB[:, c]), m)
+            n1 = self._pre(aux[0][:, c, 0] * QA[:, c], xa, m)
+            n2 = self._pre(aux[1][:, c, 0] * QB[:, c], xb, m)
             n3 = self._pre(rho_r * qc, xy, m)
             nu, dnu = ev(1, c, n1, n2, n3)
             steps.append((act, a3, n3, rho_r, drho_r, rho_z, drho_z, zbar, nu, dnu, qc))
