@@ -937,6 +937,68 @@ def rent_recipe_table(src) -> str:
             + "\n\n" + bullets(chosen))
 
 
+RECIPE_COLS = COLS_B_S + (("budget-full", "budget-Full"), ("selective-backprop", "Sel.-Backprop"), ("obs", "OBS"))
+
+
+def _recipe_label(r) -> str:
+    return f"{r['learner'].upper()} {r['hidden']}, lr {r['lr']:g} {r['lr_schedule']}, {r['epochs']} ep."
+
+
+def rent_recipe_tier_table(src) -> str:
+    """Issue 21's recipe tier: every method's test metric at each task's chosen recipe (mean ± s.e. over seeds)."""
+    d = _tier(src, "recipe")
+    rows = [[_task_label(name, s), _recipe_label(d["recipes"][name]), s["methods"]["full"]["seeds"]]
+            + [_test(s["methods"][k]) for k, _ in RECIPE_COLS] for name, s in d["summary"].items()]
+    return md_table(["task", "learner (recipe)", "seeds"] + [lab for _, lab in RECIPE_COLS], rows)
+
+
+def _per_seed(ratios) -> str:
+    return ", ".join("-" if r is None else f"{r:.2f}" for r in ratios)
+
+
+def _tv(m) -> str:
+    return "-" if m["class_mix_tv"] is None else f"{m['class_mix_tv']:.3f}"
+
+
+def rent_recipe_tier_verdicts(src) -> str:
+    """Issue 21's P1 (time-to-target <= 0.75 x Full's) and P2 (beats its random twin), per task and variant."""
+    d = _tier(src, "recipe")
+    rows = []
+    for name, s in d["summary"].items():
+        ms = s["methods"]
+        for k, twin in (("rent-b", "random-b"), ("rent-s", "random-s")):
+            a = ms[k]
+            rows.append([name, k, f"{a['reached_target']}/{a['seeds']} ({ms['full']['reached_target']}/"
+                         f"{ms['full']['seeds']})", _per_seed(a["ttt_vs_full_per_seed"]),
+                         _ratio(a["ttt_vs_full_median"]), "**yes**" if a["p1_ttt"] else "no",
+                         f"{a['time_vs_full']:.2f}, {'yes' if a['p1'] else 'no'}",
+                         _per_seed(a["ttt_vs_twin_per_seed"]),
+                         f"{_test(a)} vs {_test(ms[twin])}", "**yes**" if a["p2"] else "no",
+                         f"{100 * a['selection_overhead']:.1f} %", f"{_tv(a)} / {_tv(ms[twin])}"])
+    return md_table(["task", "method", "reached target (Full)", "ttt / Full, per seed", "median", "P1",
+                     "R-6: time / Full, P1", "ttt / twin, per seed", "test vs twin", "P2", "selection overhead",
+                     "class-mix drift (twin)"], rows)
+
+
+def rent_recipe_tier_findings(src) -> str:
+    d = _tier(src, "recipe")
+    v, summ = d["verdict"], d["summary"]
+    seeds = d["seeds"]
+    full = ", ".join(f"{n} {s['methods']['full']['test_best_val']:.3f}" for n, s in summ.items())
+    enough = "the protocol's 5" if seeds >= 5 else "indicative only: P1 and P2 need 5"
+    items = [
+        f"{seeds} seed(s) on {', '.join(summ)} ({enough}); Full's mean test metric {full}.",
+        f"P1 (ReNT's median time-to-target <= 0.75 x Full's mean): ReNT-B on {v['rent-b']['P1_ttt_tasks_passed']} of "
+        f"{v['rent-b']['tasks']} tasks, ReNT-S on {v['rent-s']['P1_ttt_tasks_passed']}; verdict: {v['P1_ttt']}. "
+        f"R-6's form (total time <= 0.75 x Full and a non-inferior test metric): ReNT-B "
+        f"{v['rent-b']['P1_tasks_passed']}, ReNT-S {v['rent-s']['P1_tasks_passed']}.",
+        f"P2 (the teacher beats its random twin: time-to-target <= 0.9 x, or test better by > 2 s.e.): ReNT-B on "
+        f"{v['rent-b']['P2_tasks_passed']} of {v['rent-b']['tasks']}, ReNT-S on {v['rent-s']['P2_tasks_passed']}; "
+        f"verdict: {v['P2']}.",
+    ]
+    return bullets(items)
+
+
 R7_TABLE4 = {"crop-forecast": "0.1", "segment-tagging": "0.7"}  # the paper's Table-4 settings
 
 
@@ -1682,6 +1744,7 @@ BLOCKS = {f.__name__: f for f in (
     ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_extended, ucr_archive_summary,
     rent_plateau_table, rent_plateau_ratios, rent_plateau_findings, rent_seeds_table, rent_seeds_findings,
     rent_r7_table, rent_r7_findings, rent_recipe_table,
+    rent_recipe_tier_table, rent_recipe_tier_verdicts, rent_recipe_tier_findings,
     theory_verdicts, theory_notes, theory_errata,
     distributed_speed, distributed_glance, distributed_projection, nystroem_table,
 )}

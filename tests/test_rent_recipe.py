@@ -215,3 +215,34 @@ def test_benchmark_recipe_tier_trains_every_method_at_the_chosen_recipe(tmp_path
         c = json.loads(p.read_text())["config"]
         assert (c["lr"], c["lr_schedule"], c["batch_size"], c["epochs"]) == (
             chosen["lr"], "cosine", chosen["batch_size"], 2), p
+
+
+def _hist(accs, step_s=10.0, test=0.5, tv=None):
+    """A training history with one epoch per accuracy, each ``step_s`` select + train seconds."""
+    epochs = [{"val": {"accuracy": a}, "select_s": 0.0, "train_s": step_s * (i + 1)} for i, a in enumerate(accs)]
+    if tv is not None:
+        epochs[0]["class_mix_tv"] = tv
+    return {"epochs": epochs, "test": {"best_val": {"accuracy": test}}, "totals": {"backward_samples": 100.0}}
+
+
+def test_summary_time_to_target_per_seed_ratios_and_p1_on_their_median():
+    """Issue 21's P1 on seed-wise ratios, by hand: Full's mean best is 0.8, so the target is 0.795."""
+    bench = _verify_module("rent_benchmark")
+    full = [_hist([0.7, 0.8]), _hist([0.6, 0.7, 0.8])]  # reach 0.795 at 20 s and 30 s: mean 25 s
+    rent = [_hist([0.8], step_s=5.0, tv=0.25), _hist([0.7, 0.7], tv=0.75)]  # 5 s, never
+    twin = [_hist([0.79, 0.8]), _hist([0.8])]  # 20 s and 10 s: mean 15 s
+    per = {"t": {"full": full, "rent-b": rent, "random-b": twin, "rent-s": rent, "random-s": twin}}
+    s = bench.summarize_r6({"t": "classification"}, per)["t"]["methods"]
+    b = s["rent-b"]
+    assert s["full"]["ttt_per_seed"] == [20.0, 30.0] and b["ttt_per_seed"] == [5.0, None]
+    assert b["ttt_vs_full_per_seed"] == [5.0 / 25.0, None]
+    assert b["ttt_vs_twin_per_seed"] == [5.0 / 15.0, None]
+    # two seeds, one never reached: the median is infinite, so P1 on time-to-target fails, while the
+    # mean over the seeds that reached (5 s vs 25 s) would have passed it
+    assert b["ttt_vs_full_median"] is None and not b["p1_ttt"]
+    assert b["ttt_vs_full"] == pytest.approx(0.2)
+    assert b["class_mix_tv"] == pytest.approx(0.5) and s["full"]["class_mix_tv"] is None
+    per["t"]["rent-b"] = [_hist([0.8], step_s=5.0), _hist([0.8], step_s=15.0), _hist([0.7])]
+    per["t"]["full"] = full + [_hist([0.8])]  # 20, 30, 10: mean 20 s
+    b = bench.summarize_r6({"t": "classification"}, per)["t"]["methods"]["rent-b"]
+    assert b["ttt_vs_full_per_seed"] == [0.25, 0.75, None] and b["ttt_vs_full_median"] == 0.75 and b["p1_ttt"]
