@@ -61,3 +61,42 @@ def write_json(path: Path, data) -> None:
 
 def save_figure(fig, path: Path) -> None:
     _replace_atomically(path, ".png", lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight"))
+
+
+def unit_file(cache: Path, unit, suffix: str = ".json") -> Path:
+    """A (dataset, label, ...) unit's file in ``cache``: ``<dataset>__<label><suffix>``.
+
+    ``.json`` holds its finished record, ``.npz`` its checkpoint while it runs.
+    """
+    return cache / f"{unit[0]}__{unit[1]}{suffix}"
+
+
+def split_cached(cache: Path, units, key_of):
+    """({unit: record} of the units whose cached record carries ``key_of(unit)``, [the others]).
+
+    A damaged or foreign file is named (``rntk.experiments.load_cached``) and its unit redone.
+    """
+    from rntk.experiments import load_cached
+
+    def accept(key):
+        def ok(rec) -> bool:
+            if not isinstance(rec, dict):
+                raise TypeError(f"holds a JSON {type(rec).__name__}, not a unit record")
+            return rec.get("key") == key
+        return ok
+
+    done, todo = {}, []
+    for u in units:
+        rec = load_cached(unit_file(cache, u), accept(key_of(u)))
+        if rec is None:
+            todo.append(u)
+        else:
+            done[u] = rec
+    return done, todo
+
+
+def store_unit(cache: Path, unit, rec: dict, key: str) -> None:
+    """Cache a finished unit's record under its key, atomically, and drop its spent checkpoint."""
+    rec["key"] = key
+    write_json(unit_file(cache, unit), rec)
+    unit_file(cache, unit, ".npz").unlink(missing_ok=True)

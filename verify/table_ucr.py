@@ -61,7 +61,7 @@ import sys
 import time
 
 import numpy as np
-from _common import out_dir, parser, save_figure, write_json
+from _common import out_dir, parser, save_figure, split_cached, store_unit, unit_file, write_json
 from _paper_ucr import COLUMNS, TABLE2, UCR_NAME
 from _ucr_extra import BASELINE_GRIDS, BASELINES, baseline_cost, cd_plot, rank_summary, run_baseline
 
@@ -304,16 +304,6 @@ def selected_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _unit_record(key: str):
-    """``accept`` for :func:`rntk.experiments.load_cached`: a unit record of these grids."""
-    def accept(rec) -> bool:
-        if not isinstance(rec, dict):
-            raise TypeError(f"holds a JSON {type(rec).__name__}, not a unit record")
-        return rec.get("key") == key
-
-    return accept
-
-
 def compute_units(units, grids, folds, root, cache, key_of, jobs):
     """Run the (dataset, family) units not yet cached; returns {(name, fam): record}.
 
@@ -325,27 +315,19 @@ def compute_units(units, grids, folds, root, cache, key_of, jobs):
     """
     from tqdm.auto import tqdm
 
-    from rntk.experiments import load_cached, run_units
+    from rntk.experiments import run_units
 
-    done, todo = {}, []
-    for name, fam in units:
-        rec = load_cached(cache / f"{name}__{fam}.json", _unit_record(key_of[fam]))
-        if rec is not None:
-            done[(name, fam)] = rec
-        else:
-            todo.append((name, fam))
+    done, todo = split_cached(cache, units, lambda u: key_of[u[1]])
     bar = tqdm(total=len(units), initial=len(done), desc="table_ucr units", unit="unit")
 
     def finish(unit, rec):
         name, fam = unit[:2]
-        rec["key"] = key_of[fam]
-        write_json(cache / f"{name}__{fam}.json", rec)
-        (cache / f"{name}__{fam}.npz").unlink(missing_ok=True)  # the checkpoint is spent
+        store_unit(cache, (name, fam), rec, key_of[fam])
         done[(name, fam)] = rec
         bar.set_postfix_str(f"{name} {fam} {rec['wall_s']:.0f} s")
         bar.update()
 
-    args = [(n, f, grids, folds, root, str(cache / f"{n}__{f}.npz")) for n, f in todo]
+    args = [(n, f, grids, folds, root, str(unit_file(cache, (n, f), ".npz"))) for n, f in todo]
     try:
         # one numba (and BLAS) thread per unit: the workers are the parallelism
         run_units(run_unit, args, n_jobs=jobs, on_result=finish, threads_per_unit=1)

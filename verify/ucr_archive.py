@@ -35,7 +35,7 @@ import sys
 import time
 
 import numpy as np
-from _common import out_dir, parser, save_figure, write_json
+from _common import out_dir, parser, save_figure, split_cached, store_unit, unit_file, write_json
 from _ucr_extra import BASELINE_GRIDS, BASELINES, baseline_cost, cd_plot, load_filled, rank_summary, run_baseline
 from ucr_gap import C_PAPER, GRID_FULL, GRID_QUICK, SEED, SVM_MAX_ITER
 
@@ -75,12 +75,9 @@ def table_units(d, names, cols, quick) -> dict:
     for c in cols:
         fam = tu.PERSTEP if c == "RNTK" else c
         key = tu._grid_key(False, grids, 10, fam)
-        for n in names:
-            f = cache / f"{n}__{fam}.json"
-            if f.exists():
-                rec = json.loads(f.read_text())
-                if isinstance(rec, dict) and rec.get("key") == key:
-                    out[(n, c)] = {**rec, "reused_from": f"table_ucr_cache/{f.name}"}
+        done, _ = split_cached(cache, [(n, fam) for n in names], lambda u, key=key: key)
+        out.update({(u[0], c): {**rec, "reused_from": f"table_ucr_cache/{unit_file(cache, u).name}"}
+                    for u, rec in done.items()})
     return out
 
 
@@ -272,10 +269,10 @@ def main(argv=None):
     done, todo = {}, []
     reusable = {} if args.root else table_units(d, names, cols, quick)
     for u in sorted(est, key=est.get):  # cheapest first, so an interrupted run holds the most sets
-        rec = load_cached(cache / f"{u[0]}__{u[1]}.json", lambda r, k=key[u]: isinstance(r, dict) and r.get("key") == k)
+        rec = load_cached(unit_file(cache, u), lambda r, k=key[u]: isinstance(r, dict) and r.get("key") == k)
         if rec is None and u in reusable:  # computed by table_ucr with the same protocol
-            rec = {**reusable[u], "key": key[u], "estimate_s": est[u]}
-            write_json(cache / f"{u[0]}__{u[1]}.json", rec)
+            rec = {**reusable[u], "estimate_s": est[u]}
+            store_unit(cache, u, rec, key[u])
         if rec is not None and "failed" in rec:
             skipped[u] = f"failed: {rec['failed']}"
         elif rec is not None:
@@ -295,9 +292,8 @@ def main(argv=None):
 
     def finish(unit, rec):
         n, c = unit[:2]
-        rec["key"], rec["estimate_s"] = key[(n, c)], est[(n, c)]
-        write_json(cache / f"{n}__{c}.json", rec)
-        (cache / f"{n}__{c}.npz").unlink(missing_ok=True)
+        rec["estimate_s"] = est[(n, c)]
+        store_unit(cache, (n, c), rec, key[(n, c)])
         if "failed" in rec:  # recorded (and not retried): delete its cache file to try again
             skipped[(n, c)] = f"failed: {rec['failed']}"
         else:
@@ -308,7 +304,8 @@ def main(argv=None):
 
     try:
         if not args.report_only:
-            run_units(run_unit_or_failure, [(n, c, grid, folds, args.root, str(cache / f"{n}__{c}.npz"), route[(n, c)])
+            run_units(run_unit_or_failure, [(n, c, grid, folds, args.root, str(unit_file(cache, (n, c), ".npz")),
+                                                                route[(n, c)])
                                             for n, c in todo],
                       n_jobs=args.jobs, on_result=finish, threads_per_unit=1)
     except KeyboardInterrupt as e:

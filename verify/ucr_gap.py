@@ -40,7 +40,7 @@ import sys
 import time
 
 import numpy as np
-from _common import out_dir, parser, save_figure, write_json
+from _common import out_dir, parser, save_figure, split_cached, store_unit, unit_file, write_json
 from _paper_ucr import TABLE2, UCR_NAME
 
 PAPER_RNTK = {UCR_NAME.get(k, k): v[0] for k, v in TABLE2.items()}
@@ -185,28 +185,20 @@ def compute(units, specs, grid, folds, root, cache, quick, jobs) -> dict:
     """Run the (dataset, hypothesis) units not cached yet; {(dataset, hypothesis): record}."""
     from tqdm.auto import tqdm
 
-    from rntk.experiments import load_cached, run_units
+    from rntk.experiments import run_units
 
-    done, todo = {}, []
-    for n, h in units:
-        key = unit_key(specs[h], grid, folds, quick)
-        rec = load_cached(cache / f"{n}__{h}.json", lambda r, key=key: isinstance(r, dict) and r.get("key") == key)
-        if rec is not None:
-            done[(n, h)] = rec
-        else:
-            todo.append((n, h))
+    key = {h: unit_key(specs[h], grid, folds, quick) for h in {h for _, h in units}}
+    done, todo = split_cached(cache, units, lambda u: key[u[1]])
     bar = tqdm(total=len(units), initial=len(done), desc="ucr_gap units", unit="unit")
 
     def finish(unit, rec):
         n, h = unit[0], unit[-1]
-        rec["key"] = unit_key(specs[h], grid, folds, quick)
-        write_json(cache / f"{n}__{h}.json", rec)
-        (cache / f"{n}__{h}.npz").unlink(missing_ok=True)
+        store_unit(cache, (n, h), rec, key[h])
         done[(n, h)] = rec
         bar.set_postfix_str(f"{n} {h} {rec['wall_s']:.0f} s")
         bar.update()
 
-    args = [(n, specs[h], grid, folds, root, str(cache / f"{n}__{h}.npz"), h) for n, h in todo]
+    args = [(n, specs[h], grid, folds, root, str(unit_file(cache, (n, h), ".npz")), h) for n, h in todo]
     try:
         run_units(_run_named, args, n_jobs=jobs, on_result=finish, threads_per_unit=1)
     finally:
