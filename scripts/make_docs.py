@@ -937,6 +937,29 @@ def rent_recipe_table(src) -> str:
             + "\n\n" + bullets(chosen))
 
 
+RECIPE_VS_KERNELS = {"crop": "Crop", "electric-devices": "ElectricDevices"}
+
+
+def rent_recipe_vs_kernels(src) -> str:
+    """Full's chosen recipe against the archive run's RNTK SVM and MiniRocket on the same UCR test splits."""
+    rec = src.json("figures/rent_recipe.json")["tasks"]
+    arch = src.json("figures/ucr_archive.json")["datasets"]
+    rows = []
+    for task, ucr in RECIPE_VS_KERNELS.items():
+        e = rec.get(task, {})
+        if "full_test" not in e or ucr not in arch:
+            continue
+        cols = arch[ucr]["columns"]
+        rnk = cols["RNTK"]
+        route = " (Nystroem features, ridge)" if "alpha" in rnk["best"] else " (SVM)"
+        rows.append([ucr, f"{100 * e['full_test']['accuracy']:.1f} (`{e['chosen']}`, seed 0)",
+                     f"{rnk['test_acc']:.1f}{route}", f"{cols['MINIROCKET']['test_acc']:.1f}"])
+    return ("Test accuracy (%) on the official test splits: Full at its chosen recipe (trained on the "
+            "training file less the validation split) and the archive run's RNTK and MiniRocket columns "
+            "(`figures/ucr_archive.json`, trained on the whole training file).\n\n"
+            + md_table(["set", "GRU/LSTM Full (recipe)", "RNTK", "MiniRocket"], rows))
+
+
 RECIPE_COLS = COLS_B_S + (("budget-full", "budget-Full"), ("selective-backprop", "Sel.-Backprop"), ("obs", "OBS"))
 
 
@@ -1744,7 +1767,7 @@ BLOCKS = {f.__name__: f for f in (
     ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_extended, ucr_archive_summary,
     rent_plateau_table, rent_plateau_ratios, rent_plateau_findings, rent_seeds_table, rent_seeds_findings,
     rent_r7_table, rent_r7_findings, rent_recipe_table,
-    rent_recipe_tier_table, rent_recipe_tier_verdicts, rent_recipe_tier_findings,
+    rent_recipe_tier_table, rent_recipe_tier_verdicts, rent_recipe_tier_findings, rent_recipe_vs_kernels,
     theory_verdicts, theory_notes, theory_errata,
     distributed_speed, distributed_glance, distributed_projection, nystroem_table,
 )}
