@@ -154,12 +154,10 @@ def _shorter_first(x, y):
     return (x, y) if len(x) <= len(y) else (y, x)
 
 
-def pair_aligned(x, y, p, same=False, M=math):
-    """The paper's form: aligned Sigma forward, Pi backward."""
-    x, y = _shorter_first(x, y)
+def _aligned_backward(S, VD, p, M, trained_from=0):
+    """Pi backward from the read-out; (ntk, nngp) summing Pi Sigma over the layers from ``trained_from`` (0-based)."""
     sw2, su2, _, _, sv2 = _sq(p, M)
-    L, T = p.n_layers, len(x)
-    S, VD = _aligned_forward(x, y, p, same, M)
+    L, T = p.n_layers, len(S[0])
     P = [[0] * T for _ in range(L)]
     ntk = 0
     for l in reversed(range(L)):
@@ -171,9 +169,16 @@ def pair_aligned(x, y, p, same=False, M=math):
                 if l + 1 < L:
                     acc += su2[l + 1] * P[l + 1][s]
                 P[l][s] = VD[l][s][1] * acc
-            ntk += P[l][s] * S[l][s]
+            if l >= trained_from:
+                ntk += P[l][s] * S[l][s]
     nngp = sv2 * VD[L - 1][T - 1][0]
     return ntk + nngp, nngp
+
+
+def pair_aligned(x, y, p, same=False, M=math):
+    """The paper's form: aligned Sigma forward, Pi backward."""
+    x, y = _shorter_first(x, y)
+    return _aligned_backward(*_aligned_forward(x, y, p, same, M), p, M)
 
 
 def pair_forward(x, y, p, same=False, M=math):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from ._reference import (
+    _aligned_backward,
     _aligned_forward,
     _shorter_first,
     _sq,
@@ -58,27 +59,9 @@ def pair_frozen(x, y, p, frozen_layers=0, same=False, M=math):
     of a trained layer never involves a frozen one), and Sigma the plain
     forward one (frozen layers still carry their random weights).
     """
-    L = p.n_layers
-    _check_frozen(frozen_layers, L)
+    _check_frozen(frozen_layers, p.n_layers)
     x, y = _shorter_first(x, y)
-    sw2, su2, _, _, sv2 = _sq(p, M)
-    T = len(x)
-    S, VD = _aligned_forward(x, y, p, same, M)
-    P = [[0] * T for _ in range(L)]
-    ntk = 0
-    for l in reversed(range(L)):
-        for s in reversed(range(T)):
-            if l == L - 1 and s == T - 1:
-                P[l][s] = sv2 * VD[l][s][1]
-            else:
-                acc = sw2[l] * P[l][s + 1] if s + 1 < T else 0
-                if l + 1 < L:
-                    acc += su2[l + 1] * P[l + 1][s]
-                P[l][s] = VD[l][s][1] * acc
-            if l >= frozen_layers:  # 0-based l is layer l + 1
-                ntk += P[l][s] * S[l][s]
-    nngp = sv2 * VD[L - 1][T - 1][0]
-    return ntk + nngp, nngp
+    return _aligned_backward(*_aligned_forward(x, y, p, same, M), p, M, trained_from=frozen_layers)
 
 
 def pair_frozen_forward(x, y, p, frozen_layers=0, same=False, M=math):
