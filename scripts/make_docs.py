@@ -971,8 +971,12 @@ def rent_recipe_tier_table(src) -> str:
     """Issue 21's recipe tier: every method's test metric at each task's chosen recipe (mean ± s.e. over seeds)."""
     d = _tier(src, "recipe")
     rows = [[_task_label(name, s), _recipe_label(d["recipes"][name]), s["methods"]["full"]["seeds"]]
-            + [_test(s["methods"][k]) for k, _ in RECIPE_COLS] for name, s in d["summary"].items()]
-    return md_table(["task", "learner (recipe)", "seeds"] + [lab for _, lab in RECIPE_COLS], rows)
+            + [_test(s["methods"][k]) for k, _ in RECIPE_COLS]
+            + [minutes(s["seconds_per_seed"]) if "seconds_per_seed" in s else "-"] for name, s in d["summary"].items()]
+    return ("Test metric at the best validation epoch, mean ± s.e. over seeds; the last column is one seed of "
+            "every method, one process (select + train + validation seconds of the runs).\n\n"
+            + md_table(["task", "learner (recipe)", "seeds"] + [lab for _, lab in RECIPE_COLS]
+                       + ["time per seed"], rows))
 
 
 def _per_seed(ratios) -> str:

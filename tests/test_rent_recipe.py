@@ -222,7 +222,8 @@ def _hist(accs, step_s=10.0, test=0.5, tv=None):
     epochs = [{"val": {"accuracy": a}, "select_s": 0.0, "train_s": step_s * (i + 1)} for i, a in enumerate(accs)]
     if tv is not None:
         epochs[0]["class_mix_tv"] = tv
-    return {"epochs": epochs, "test": {"best_val": {"accuracy": test}}, "totals": {"backward_samples": 100.0}}
+    totals = {"backward_samples": 100.0, "select_s": 0.0, "train_s": epochs[-1]["train_s"], "val_s": 1.0}
+    return {"epochs": epochs, "test": {"best_val": {"accuracy": test}}, "totals": totals}
 
 
 def test_summary_time_to_target_per_seed_ratios_and_p1_on_their_median():
@@ -242,6 +243,10 @@ def test_summary_time_to_target_per_seed_ratios_and_p1_on_their_median():
     assert b["ttt_vs_full_median"] is None and not b["p1_ttt"]
     assert b["ttt_vs_full"] == pytest.approx(0.2)
     assert b["class_mix_tv"] == pytest.approx(0.5) and s["full"]["class_mix_tv"] is None
+    # select + train + validation seconds of a run, mean over seeds: (21 + 31) / 2 and (6 + 21) / 2
+    assert s["full"]["run_s"] == pytest.approx(26.0) and b["run_s"] == pytest.approx(13.5)
+    # a seed of every method: Full 26, ReNT-B and ReNT-S 13.5 each, the twins (21 + 11) / 2 = 16 each
+    assert bench.summarize_r6({"t": "classification"}, per)["t"]["seconds_per_seed"] == pytest.approx(85.0)
     per["t"]["rent-b"] = [_hist([0.8], step_s=5.0), _hist([0.8], step_s=15.0), _hist([0.7])]
     per["t"]["full"] = full + [_hist([0.8])]  # 20, 30, 10: mean 20 s
     b = bench.summarize_r6({"t": "classification"}, per)["t"]["methods"]["rent-b"]

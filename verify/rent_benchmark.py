@@ -274,6 +274,8 @@ def summarize_r6(kinds, per):
                  "test_best_val": m_test, "test_best_val_se": se_test, "test_per_seed": [float(t) for t in test],
                  "backward_samples": float(np.mean([h["totals"]["backward_samples"] for h in hs])),
                  "ttt_per_seed": [float(t) if np.isfinite(t) else None for t in ttt]}
+            m["run_s"] = float(np.mean([sum(h["totals"].get(k, 0.0) for k in ("select_s", "train_s", "val_s"))
+                                        for h in hs]))
             tv = [r["class_mix_tv"] for h in hs for r in h["epochs"] if r.get("class_mix_tv") is not None]
             m["class_mix_tv"] = float(np.mean(tv)) if tv else None
             amp = [r["grad_amplification"] for h in hs for r in h["epochs"] if "grad_amplification" in r]
@@ -283,6 +285,7 @@ def summarize_r6(kinds, per):
                                            "n_triggers": len(amp)}
             s["methods"][method] = m
         m = s["methods"]
+        s["seconds_per_seed"] = float(sum(v["run_s"] for v in m.values()))  # every method once, one process
         full = m["full"]
         for method in ("rent-b", "rent-s"):
             a, tw = m[method], m[TWIN[method]]
