@@ -1663,6 +1663,31 @@ def ucr_practitioners(src) -> str:
     return out
 
 
+def ucr_gak_progress(src) -> str:
+    """The GAK column while it is partial: its finished units in the cache, against the RNTK and MiniRocket."""
+    d = src.json(TABLE_UCR)
+    if "GAK" in d.get("columns", ()):
+        return "The GAK column is complete: it is in the tables above."
+    ds = d["datasets"]
+    done = {}
+    for path in src.glob("figures/table_ucr_cache/*__GAK.json"):
+        name = path.rsplit("/", 1)[-1][: -len("__GAK.json")]
+        if name in ds:
+            done[name] = src.json(path)
+    pending = sorted(set(ds) - set(done))
+    fam = {n: ds[n]["families"] for n in done}
+    wins = sum(done[n]["test_acc"] > fam[n]["RNTK"]["test_acc"] for n in done)
+    losses = sum(done[n]["test_acc"] < fam[n]["RNTK"]["test_acc"] for n in done)
+    return (f"**The GAK column is not complete**: {len(done)} of {len(ds)} sets are done "
+            f"({sum(r['wall_s'] for r in done.values()) / 3600:.1f} h on one core, cheapest first). On them GAK's "
+            f"mean test accuracy is {np.mean([r['test_acc'] for r in done.values()]):.2f} %, the RNTK's "
+            f"{np.mean([f['RNTK']['test_acc'] for f in fam.values()]):.2f} % and MiniRocket's "
+            f"{np.mean([f['MINIROCKET']['test_acc'] for f in fam.values()]):.2f} %; GAK wins {wins} and loses "
+            f"{losses} against the RNTK. Still to run (`python3 verify/table_ucr.py --jobs 1 --extra RNTK_PS MINIROCKET "
+            f"DTW_FULL DTW_CV GAK --gak-max-minutes 300`, resumable): {', '.join(pending)}. GAK enters the ranks "
+            "and the tables when every set has it.")
+
+
 def ucr_extended(src) -> str:
     d = src.json(TABLE_UCR)
     ds = d["datasets"]
@@ -1768,7 +1793,7 @@ BLOCKS = {f.__name__: f for f in (
     authors_parity, thm2_drift,
     dynamics_table,
     rnn_baselines, ucr_run_facts, ucr_summary, ucr_gaps, ucr_per_dataset, fig4_tables, fig4_findings,
-    ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_extended, ucr_archive_summary,
+    ucr_gap_table, ucr_gap_findings, ucr_practitioners, ucr_gak_progress, ucr_extended, ucr_archive_summary,
     rent_plateau_table, rent_plateau_ratios, rent_plateau_findings, rent_seeds_table, rent_seeds_findings,
     rent_r7_table, rent_r7_findings, rent_recipe_table,
     rent_recipe_tier_table, rent_recipe_tier_verdicts, rent_recipe_tier_findings, rent_recipe_vs_kernels,
