@@ -1022,6 +1022,15 @@ def rent_recipe_tier_findings(src) -> str:
         f"P2 (the teacher beats its random twin: time-to-target <= 0.9 x, or test better by > 2 s.e.): ReNT-B on "
         f"{v['rent-b']['P2_tasks_passed']} of {v['rent-b']['tasks']}, ReNT-S on {v['rent-s']['P2_tasks_passed']}; "
         f"verdict: {v['P2']}.",
+        "Besides Full, the methods that reached the target: "
+        + "; ".join(f"{n}: " + (", ".join(f"{k} ({m['reached_target']}/{m['seeds']} seeds)"
+                                           for k, m in s["methods"].items() if k != "full" and m["reached_target"])
+                                or "none") for n, s in summ.items())
+        + ". Against budget-Full (Full cut to ReNT-B's backward samples), the test metric of ReNT-B / ReNT-S / "
+        "budget-Full: " + "; ".join(f"{n} {s['methods']['rent-b']['test_best_val']:.3f} / "
+                                     f"{s['methods']['rent-s']['test_best_val']:.3f} / "
+                                     f"{s['methods']['budget-full']['test_best_val']:.3f}" for n, s in summ.items())
+        + ".",
     ]
     return bullets(items)
 
