@@ -71,6 +71,19 @@ def unit_file(cache: Path, unit, suffix: str = ".json") -> Path:
     return cache / f"{unit[0]}__{unit[1]}{suffix}"
 
 
+def unit_record(key: str):
+    """``accept`` for ``rntk.experiments.load_cached``: a unit record carrying ``key``.
+
+    A file holding something other than a record counts as damaged (TypeError).
+    """
+    def accept(rec) -> bool:
+        if not isinstance(rec, dict):
+            raise TypeError(f"holds a JSON {type(rec).__name__}, not a unit record")
+        return rec.get("key") == key
+
+    return accept
+
+
 def split_cached(cache: Path, units, key_of):
     """({unit: record} of the units whose cached record carries ``key_of(unit)``, [the others]).
 
@@ -78,16 +91,9 @@ def split_cached(cache: Path, units, key_of):
     """
     from rntk.experiments import load_cached
 
-    def accept(key):
-        def ok(rec) -> bool:
-            if not isinstance(rec, dict):
-                raise TypeError(f"holds a JSON {type(rec).__name__}, not a unit record")
-            return rec.get("key") == key
-        return ok
-
     done, todo = {}, []
     for u in units:
-        rec = load_cached(unit_file(cache, u), accept(key_of(u)))
+        rec = load_cached(unit_file(cache, u), unit_record(key_of(u)))
         if rec is None:
             todo.append(u)
         else:

@@ -66,22 +66,16 @@ def _configs(fam, quick):
     return [(dict(zip(grid, v)), make(**dict(zip(grid, v)))) for v in product(*grid.values())]
 
 
-def _size(name) -> tuple[int, int, int]:
-    from rntk.datasets import load_ucr
-
-    X, Xt = load_ucr(name, "train")[0], load_ucr(name, "test")[0]
-    return len(X), len(Xt), max(X.shape[1], Xt.shape[1])
-
-
-def _cells(size) -> float:
-    n, nt, T = size
+def _cells(facts) -> float:
+    """(N^2 / 2 + N N_test) T: the (pair x time step) cells of a set's train and test-by-train Grams."""
+    n, nt, T = facts["n_train"], facts["n_test"], facts["length"]
     return (n * n / 2 + n * nt) * T
 
 
 def paper_subset() -> list[str]:
     """The paper's sets (``table_ucr.DATASETS_FULL``) with at most MAX_PAIR_STEPS cells, smallest
     first; those the loaders do not reach offline are left out (named on stderr)."""
-    from table_ucr import DATASETS_FULL, UCR_NAME
+    from table_ucr import DATASETS_FULL, UCR_NAME, dataset_facts
 
     from rntk.datasets import list_ucr
 
@@ -90,7 +84,7 @@ def paper_subset() -> list[str]:
     missing = [n for n in names if n not in avail]
     if missing:
         print(f"gated_ucr: not available offline, left out: {', '.join(missing)}", file=sys.stderr)
-    sizes = {n: _size(n) for n in names if n in avail}
+    sizes = {n: dataset_facts(n, None) for n in names if n in avail}
     return sorted((n for n in sizes if _cells(sizes[n]) <= MAX_PAIR_STEPS), key=lambda n: _cells(sizes[n]))
 
 

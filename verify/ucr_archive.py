@@ -35,7 +35,7 @@ import sys
 import time
 
 import numpy as np
-from _common import out_dir, parser, save_figure, split_cached, store_unit, unit_file, write_json
+from _common import out_dir, parser, save_figure, split_cached, store_unit, unit_file, unit_record, write_json
 from _ucr_extra import BASELINE_GRIDS, BASELINES, baseline_cost, cd_plot, load_filled, rank_summary, run_baseline
 from ucr_gap import C_PAPER, GRID_FULL, GRID_QUICK, SEED, SVM_MAX_ITER
 
@@ -269,7 +269,7 @@ def main(argv=None):
     done, todo = {}, []
     reusable = {} if args.root else table_units(d, names, cols, quick)
     for u in sorted(est, key=est.get):  # cheapest first, so an interrupted run holds the most sets
-        rec = load_cached(unit_file(cache, u), lambda r, k=key[u]: isinstance(r, dict) and r.get("key") == k)
+        rec = load_cached(unit_file(cache, u), unit_record(key[u]))
         if rec is None and u in reusable:  # computed by table_ucr with the same protocol
             rec = {**reusable[u], "estimate_s": est[u]}
             store_unit(cache, u, rec, key[u])
