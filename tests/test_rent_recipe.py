@@ -242,6 +242,9 @@ def test_summary_time_to_target_per_seed_ratios_and_p1_on_their_median():
     # mean over the seeds that reached (5 s vs 25 s) would have passed it
     assert b["ttt_vs_full_median"] is None and not b["p1_ttt"]
     assert b["ttt_vs_full"] == pytest.approx(0.2)
+    # P2 likewise: 5 s against the twin's 15 s on the one seed that reached is not "faster", and the
+    # test metrics are equal
+    assert b["ttt_vs_random_twin"] == pytest.approx(1 / 3) and b["ttt_vs_twin_median"] is None and not b["p2"]
     assert b["class_mix_tv"] == pytest.approx(0.5) and s["full"]["class_mix_tv"] is None
     # select + train + validation seconds of a run, mean over seeds: (21 + 31) / 2 and (6 + 21) / 2
     assert s["full"]["run_s"] == pytest.approx(26.0) and b["run_s"] == pytest.approx(13.5)
@@ -251,3 +254,5 @@ def test_summary_time_to_target_per_seed_ratios_and_p1_on_their_median():
     per["t"]["full"] = full + [_hist([0.8])]  # 20, 30, 10: mean 20 s
     b = bench.summarize_r6({"t": "classification"}, per)["t"]["methods"]["rent-b"]
     assert b["ttt_vs_full_per_seed"] == [0.25, 0.75, None] and b["ttt_vs_full_median"] == 0.75 and b["p1_ttt"]
+    # against the twin's 15 s: 1/3, 1, never -> median 1 > 0.9, so no P2 on time
+    assert b["ttt_vs_twin_median"] == pytest.approx(1.0) and not b["p2"]
