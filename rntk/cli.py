@@ -59,6 +59,7 @@ def cmd_reproduce(args) -> int:
 
 def cmd_gram(args) -> int:
     from . import RNTK
+    from .distributed._gram import ClusterError  # numpy only; dask is imported when a Gram runs
 
     # a .zarr store, a scheduler or a tile size: tiles as Dask tasks (rntk.distributed)
     to_zarr = args.out.endswith(".zarr")
@@ -84,7 +85,7 @@ def cmd_gram(args) -> int:
                        backend=None if args.backend == "auto" else args.backend)
         else:
             res = kernel.gram(X, Y, backend=args.backend, dtype=args.dtype, progress=True)
-    except (ValueError, ImportError) as e:
+    except (ValueError, ImportError, ClusterError) as e:
         raise _fail("gram", e) from None
     except OSError as e:  # no scheduler at that address
         raise _fail("gram", _os_reason(e)) from None

@@ -19,13 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rntk import RNTK
-from rntk.distributed import gram
+from rntk.distributed import NoWorkersError, gram
 from rntk.distributed._gram import plan_tiles
 
 dd = pytest.importorskip("dask.distributed", reason="pip install 'rntk[distributed]' (in the test extra)")
 pytest.importorskip("zarr", reason="pip install 'rntk[distributed]' (in the test extra)")
 
 ROOT = Path(__file__).resolve().parent.parent
+# a cluster that stops making progress fails its test with every thread's stack, instead of
+# holding CI until its hard limit (one run here waited > 15 min on an embedded cluster)
+pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +257,67 @@ def test_bad_arguments_are_named(rng):
         gram(RNTK(), X, client="tcp://127.0.0.1:1", n_workers=2)
     with pytest.raises(ValueError, match="client must be None, a scheduler address"):
         gram(RNTK(), X, client=3, progress=False)
+
+
+# -- a cluster without workers: a named error, not a wait for ever -----------------------------
+def test_cluster_without_workers_is_named_not_waited_on_for_ever(rng):
+    X = rng.normal(size=(6, 5))
+    with dd.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, \
+            dd.Client(cluster) as c:
+        t0 = time.monotonic()
+        with pytest.raises(NoWorkersError, match="has had no worker for 2 s with 1 tile"):
+            gram(RNTK(), X, client=c, progress=False, worker_timeout=2)
+        assert time.monotonic() - t0 < 30
+    with pytest.raises(ValueError, match="worker_timeout must be a positive number"):
+        gram(RNTK(), X, worker_timeout=0)
+    with pytest.raises(ValueError, match="worker_timeout must be a positive number"):
+        gram(RNTK(), X, worker_timeout=float("inf"))
+
+
+def test_only_worker_killed_mid_run_is_named_and_store_keeps_finished_tiles(rng, tmp_path):
+    """A `dask worker --no-nanny` process, the cluster's only worker, is SIGKILLed once tiles are in
+    the store: its scattered sequences are lost and Dask cancels the pending tiles. gram raises
+    ClusterError naming that (before this, unpacking the cancelled future failed with a TypeError),
+    the finished tiles stay in the store, and the rerun computes only the others."""
+    import subprocess
+
+    import zarr
+
+    from rntk.distributed import ClusterError
+
+    X = _ragged(rng, 40, 30)
+    k = RNTK()
+    exact = k.gram(X)  # compiles here first (see _same)
+    store = tmp_path / "K.zarr"
+
+    def n_done():
+        try:
+            return int(np.isfinite(zarr.open_group(str(store), mode="r")["tile_seconds"][:]).sum())
+        except Exception:  # the store is still being created
+            return 0
+
+    with dd.LocalCluster(n_workers=0, processes=True, dashboard_address=":0") as cluster, dd.Client(cluster) as c:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--no-nanny", "--nthreads", "1", "--no-dashboard"])
+        try:
+            c.wait_for_workers(1, timeout=120)
+
+            def kill_after_first_tiles():
+                while n_done() < 3:
+                    time.sleep(0.02)
+                worker.kill()
+
+            threading.Thread(target=kill_after_first_tiles, daemon=True).start()
+            with pytest.raises(ClusterError, match="cancelled tile task .* workers holding the scattered"):
+                gram(k, X, client=c, tile=1, store=store, progress=False, worker_timeout=5)
+        finally:
+            worker.kill()
+            worker.wait()
+    done = n_done()
+    assert 3 <= done < 40 * 41 // 2, "killed after the first tiles, before the last"
+    res = gram(k, X, tile=1, store=store, progress=False, n_workers=1)  # the rerun finishes it
+    assert res.skipped == done and len(res.computed) == 40 * 41 // 2 - done
+    assert np.array_equal(res.ntk[:], exact.ntk) and np.array_equal(res.nngp[:], exact.nngp)
 
 
 # -- the command line: embedded cluster and a scheduler address ----------------------------

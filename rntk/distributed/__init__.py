@@ -8,6 +8,6 @@ rerun completes (:class:`GramStore`). Dask and Zarr are imported when used
 ``kernel_grid_search`` inside its units) move to Dask through
 ``joblib.parallel_config(backend="dask")``; see ``docs/distributed.md``.
 """
-from ._gram import DEFAULT_TILE, GramStore, gram
+from ._gram import DEFAULT_TILE, ClusterError, GramStore, NoWorkersError, gram
 
-__all__ = ["DEFAULT_TILE", "GramStore", "gram"]
+__all__ = ["DEFAULT_TILE", "ClusterError", "GramStore", "NoWorkersError", "gram"]

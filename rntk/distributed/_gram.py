@@ -28,9 +28,19 @@ import numpy as np
 from .._validation import SequenceBatch, check_pair, check_positive_int
 from ..kernels._declaration import KernelResult, check_dtype
 
-__all__ = ["GramStore", "gram", "plan_tiles"]
+__all__ = ["ClusterError", "GramStore", "NoWorkersError", "gram", "plan_tiles"]
 
 DEFAULT_TILE = 1024  # ~1e8 pair steps a task at T = 100: task overhead (~ms) is negligible
+DEFAULT_WORKER_TIMEOUT = 120.0  # seconds a cluster may have no worker before gram gives up
+_POLL_S = 0.1  # how often the wait for tiles looks at the cluster's workers (one RPC per 5 s)
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not finish the Gram (tiles already written to a store are kept)."""
+
+
+class NoWorkersError(ClusterError):
+    """The cluster had no worker for longer than ``worker_timeout`` seconds."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,8 @@ def _connect(client, n_workers):
 
 
 def gram(kernel, X, Y=None, *, client=None, tile: int = DEFAULT_TILE, store=None, dtype="float64",
-         backend: str | None = None, n_workers: int | None = None, progress: bool = True):
+         backend: str | None = None, n_workers: int | None = None, progress: bool = True,
+         worker_timeout: float = DEFAULT_WORKER_TIMEOUT):
     """``kernel.gram(X, Y)`` computed tile by tile on a Dask cluster.
 
     Parameters
@@ -180,6 +191,19 @@ def gram(kernel, X, Y=None, *, client=None, tile: int = DEFAULT_TILE, store=None
         Workers of the embedded cluster (``client=None`` only).
     progress : bool
         A progress bar over tiles, and the dashboard's address on stderr.
+    worker_timeout : float
+        Seconds the cluster may have no worker, at the start or while tiles
+        are pending, before :class:`NoWorkersError` is raised (tiles already
+        written to ``store`` are kept). Without it such a cluster leaves the
+        call waiting for ever.
+
+    Raises
+    ------
+    NoWorkersError
+        The cluster had no worker for ``worker_timeout`` seconds.
+    ClusterError
+        The cluster cancelled a tile (its inputs were lost with the workers
+        that held them).
 
     Returns
     -------
@@ -195,6 +219,8 @@ def gram(kernel, X, Y=None, *, client=None, tile: int = DEFAULT_TILE, store=None
     tile = check_positive_int(tile, "tile")
     if client is not None and n_workers is not None:
         raise ValueError("n_workers sizes the embedded cluster; it cannot be given with client")
+    if not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0 and np.isfinite(worker_timeout)):
+        raise ValueError(f"worker_timeout must be a positive number of seconds, got {worker_timeout!r}")
     kw = _gram_kwargs(kernel, dt.name, backend)
     bx, by = check_pair(X, Y)
     symmetric = by is None
@@ -219,7 +245,7 @@ def gram(kernel, X, Y=None, *, client=None, tile: int = DEFAULT_TILE, store=None
         c, close = _connect(client, n_workers)
         try:
             out = _run(c, kernel, kw, bx, by, todo, symmetric, None if store is None else os.fspath(store),
-                       dt, progress)
+                       dt, progress, float(worker_timeout))
         finally:
             close()
         computed = out[0]
@@ -228,9 +254,43 @@ def gram(kernel, X, Y=None, *, client=None, tile: int = DEFAULT_TILE, store=None
     return GramStore(os.fspath(store), g["ntk"], g["nngp"], tuple(computed), skipped, g["tile_seconds"][:])
 
 
-def _run(c, kernel, kw, bx, by, todo, symmetric, store, dt, progress):
+def _wait_for_a_worker(c, timeout, pending):
+    """Return once the cluster has a worker; NoWorkersError after ``timeout`` seconds without one."""
+    from dask.distributed import TimeoutError as DaskTimeoutError
+
+    try:
+        c.wait_for_workers(1, timeout=timeout)
+    except (DaskTimeoutError, TimeoutError):
+        raise NoWorkersError(
+            f"the Dask cluster at {c.scheduler.address} has had no worker for {timeout:g} s with "
+            f"{pending} tile(s) to compute; start workers (dask worker {c.scheduler.address}) "
+            "or raise worker_timeout. Tiles already written to a store are kept.") from None
+
+
+def _completed(c, ac, worker_timeout):
+    """``as_completed``'s items, checking every 5 s that the cluster still has a worker."""
+    next_check = time.monotonic() + 5.0
+    while not ac.is_empty():
+        if ac.has_ready():
+            fut, res = next(ac)
+            if fut.status == "cancelled":  # e.g. every worker holding the scattered sequences left
+                raise ClusterError(
+                    f"the cluster cancelled tile task {fut.key} ({res}); this happens when the workers "
+                    "holding the scattered sequences leave. Rerun on a cluster with workers (with the same "
+                    "store, only the missing tiles are computed).")
+            yield fut, res
+            continue
+        if time.monotonic() >= next_check:
+            if not c.nthreads():  # an RPC to the scheduler, not a cached view
+                _wait_for_a_worker(c, worker_timeout, ac.count())
+            next_check = time.monotonic() + 5.0
+        time.sleep(_POLL_S)
+
+
+def _run(c, kernel, kw, bx, by, todo, symmetric, store, dt, progress, worker_timeout):
     from dask.distributed import as_completed
 
+    _wait_for_a_worker(c, worker_timeout, len(todo))
     if progress:
         print(f"rntk.distributed.gram: {len(todo)} tiles on {len(c.scheduler_info()['workers'])} workers; "
               f"dashboard {c.dashboard_link}", file=sys.stderr, flush=True)
@@ -253,7 +313,7 @@ def _run(c, kernel, kw, bx, by, todo, symmetric, store, dt, progress):
         bar = tqdm(total=len(todo), desc="Gram tiles", unit="tile")
     ac = as_completed(futures, with_results=True)
     try:
-        for fut, (a, b, seconds, kt, gt) in ac:
+        for fut, (a, b, seconds, kt, gt) in _completed(c, ac, worker_timeout):
             fut.release()  # the worker may drop the tile now
             if seconds is not None:
                 computed.append((a, b))
