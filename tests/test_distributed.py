@@ -274,6 +274,36 @@ def test_cluster_without_workers_is_named_not_waited_on_for_ever(rng):
         gram(RNTK(), X, worker_timeout=float("inf"))
 
 
+def test_gram_beside_another_current_client_finishes_while_that_clients_loop_is_held(client, rng):
+    """Dask's as_completed runs on the *current* client's event loop unless told otherwise; gram
+    on an embedded cluster beside a notebook's or a fixture's client then tracked its tile futures
+    from the other client's loop, across threads, and could wait for ever (two CI runs hung in an
+    embedded cluster, with one tile future pending). With the current client's loop held up, gram
+    on its own cluster must still finish, before the hold is released."""
+    X = _ragged(rng, 12, 8)
+    k = RNTK()
+    exact = k.gram(X)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        held.set()
+        release.wait(240)
+
+    timer = threading.Timer(150, release.set)  # with the bug gram returns only after this
+    with client.as_current():
+        client.loop.add_callback(hold)
+        assert held.wait(30)
+        timer.start()
+        try:
+            res = gram(k, X, tile=4, progress=False, n_workers=1)
+            finished_while_held = not release.is_set()
+        finally:
+            release.set()
+            timer.cancel()
+    assert finished_while_held, "gram waited on the other client's event loop"
+    _same(exact, res)
+
+
 def test_only_worker_killed_mid_run_is_named_and_store_keeps_finished_tiles(rng, tmp_path):
     """A `dask worker --no-nanny` process, the cluster's only worker, is SIGKILLed once tiles are in
     the store: its scattered sequences are lost and Dask cancels the pending tiles. gram raises

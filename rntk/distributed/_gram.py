@@ -311,7 +311,9 @@ def _run(c, kernel, kw, bx, by, todo, symmetric, store, dt, progress, worker_tim
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc="Gram tiles", unit="tile")
-    ac = as_completed(futures, with_results=True)
+    # on c's event loop: as_completed defaults to the *current* client's, and beside another
+    # client (a notebook's, a test fixture's) the futures' state changes then cross loops
+    ac = as_completed(futures, with_results=True, loop=c.loop)
     try:
         for fut, (a, b, seconds, kt, gt) in _completed(c, ac, worker_timeout):
             fut.release()  # the worker may drop the tile now
