@@ -61,12 +61,16 @@ def launch(tmp_path):
     """Start a verify/ script in a new session; whatever is left of its group is killed at teardown."""
     started = []
 
-    def start(script, *args):
+    def start(script, *args, sigint=signal.SIG_DFL):
         log = tmp_path / f"{script}.{len(started)}.log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
         with open(log, "w") as f:
+            # SIGINT's disposition is set, not inherited: started from a background job (`cmd &`
+            # in a script) pytest has SIGINT ignored, its children would too, and a run keeps an
+            # ignored SIGINT on purpose (see the test of that below)
             p = subprocess.Popen([sys.executable, str(VERIFY / script), *map(str, args)], cwd=ROOT,
-                                 stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                 stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
         p.log, p.seen = log, set()
         started.append(p)
         return p
@@ -136,8 +140,8 @@ def slow_ucr(tmp_path_factory):
     return root
 
 
-def _table_ucr_on_slow(launch, root, out):
-    return launch("table_ucr.py", "--quick", "--root", root, "--datasets", "Slow", "--jobs", 2, "--out", out)
+def _table_ucr_on_slow(launch, root, out, **kw):
+    return launch("table_ucr.py", "--quick", "--root", root, "--datasets", "Slow", "--jobs", 2, "--out", out, **kw)
 
 
 @needs_proc
@@ -154,6 +158,23 @@ def test_table_ucr_ctrl_c_stops_within_seconds_and_keeps_finished_units(launch, 
     for f, data in finished.items():  # kept, whole
         assert f.read_bytes() == data and "test_acc" in json.loads(data)
     assert not (cache / "Slow__RNTK.json").exists(), "the long unit was run to its end instead of being stopped"
+
+
+@needs_proc
+def test_table_ucr_keeps_an_ignored_sigint_and_stops_on_sigterm(launch, slow_ucr, tmp_path):
+    """A run started with SIGINT ignored (a background job of a shell script, nohup-like
+    launchers) is not stopped by it, as the runner documents; SIGTERM still stops it."""
+    cache = tmp_path / "out" / "table_ucr_cache"
+    p = _table_ucr_on_slow(launch, slow_ucr, tmp_path / "out", sigint=signal.SIG_IGN)
+    _wait_until(lambda: list(cache.glob("*.json")), p, "a finished unit")
+    workers = set(p.seen)
+    os.kill(p.pid, signal.SIGINT)
+    time.sleep(2.0)
+    assert p.poll() is None, f"an ignored SIGINT stopped the run:\n{p.log.read_text()[-3000:]}"
+    assert not (cache / "Slow__RNTK.json").exists(), "the long unit ended before the check; it proves nothing"
+    _stop(p, signal.SIGTERM)
+    assert p.returncode == 128 + signal.SIGTERM
+    _assert_gone(workers)
 
 
 @needs_proc
