@@ -539,12 +539,15 @@ def ucr_run_facts(src) -> str:
                if capped else "no fit")
     max_iter = next((r["svm_max_iter"] for rec in ds.values() for r in rec["families"].values()
                      if "svm_max_iter" in r), None)
+    extra = [f for f in t if f not in FAMILIES]
+    extra_txt = (f", the other columns ({', '.join(sorted(extra))}) "
+                 f"{sum(t[f]['wall_s'] for f in extra) / 3600:.1f} h" if extra else "")
     return (f"{len(ds)} datasets, {units} (dataset, kernel family) units; grids of {sizes} kernel "
             f"configurations, each with C in {{{', '.join(f'{c:g}' for c in d['C'])}}}; {d['cv_folds']}-fold "
             f"stratified CV (seed {d['seed']}); {d['jobs']} worker processes. Unit times summed: "
             f"{d['cpu_seconds'] / 3600:.2f} h, of which RNTK Gram {minutes(t['RNTK']['gram_s'])} + SVM fits "
             f"{minutes(t['RNTK']['fit_s'])}, MLP NTK {minutes(t['NTK']['gram_s'])} + {minutes(t['NTK']['fit_s'])}, "
-            f"RBF and polynomial {minutes(t['RBF']['wall_s'] + t['POLY']['wall_s'])} together. "
+            f"RBF and polynomial {minutes(t['RBF']['wall_s'] + t['POLY']['wall_s'])} together{extra_txt}. "
             f"The libsvm iteration cap ({max_iter:.0e} iterations) stopped {cap_txt}. The last (resumed) "
             f"invocation took {d['wall_s_this_invocation'] / 60:.1f} min.").replace("1e+06", "10^6")
 

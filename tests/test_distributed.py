@@ -277,9 +277,9 @@ def test_cluster_without_workers_is_named_not_waited_on_for_ever(rng):
 def test_gram_beside_another_current_client_finishes_while_that_clients_loop_is_held(client, rng):
     """Dask's as_completed runs on the *current* client's event loop unless told otherwise; gram
     on an embedded cluster beside a notebook's or a fixture's client then tracked its tile futures
-    from the other client's loop, across threads, and could wait for ever (two CI runs hung in an
-    embedded cluster, with one tile future pending). With the current client's loop held up, gram
-    on its own cluster must still finish, before the hold is released."""
+    from the other client's loop, across threads, and could wait for ever with a tile pending. With
+    the current client's loop held up, gram on its own cluster must still finish, before the hold
+    is released."""
     X = _ragged(rng, 12, 8)
     k = RNTK()
     exact = k.gram(X)
